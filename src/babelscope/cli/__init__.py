@@ -1,0 +1,43 @@
+"""The ``babelscope`` command line: one thin command per pipeline stage over the Python API."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from babelscope.errors import BabelscopeError
+
+app = typer.Typer(name="babelscope", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Find, test and show language- and modality-selective neurons in speech-text models.")
+err_console = Console(stderr=True)
+
+for _mod in ("babelscope.cli.record_cmds", "babelscope.cli.demo_cmd", "babelscope.cli.rank_cmds"):
+    try:
+        importlib.import_module(_mod).register(app)
+    except ModuleNotFoundError as exc:  # a stage not yet built
+        if exc.name != _mod:
+            raise
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors print one clear line and exit with status 2 (no traceback)."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except BabelscopeError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,113 @@
+"""``babelscope models``, ``babelscope sites``, ``babelscope record``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _ints(value: str, what: str) -> tuple[int, ...]:
+    from babelscope.errors import ConfigError
+
+    try:
+        return tuple(int(v) for v in _csv(value))
+    except ValueError:
+        raise ConfigError(f"{what}: expected comma-separated integers, got {value!r}") from None
+
+
+def models() -> None:
+    """List the built-in models (usable offline with --model NAME)."""
+    from babelscope.models import list_builtins
+
+    t = Table("name", "family", "description", title="built-in models")
+    for b in list_builtins():
+        t.add_row(b["name"], b["family"], b["description"])
+    console.print(t)
+    console.print("Any local model folder or Hugging Face hub id of the seamless_m4t_v2 or whisper type also works.")
+
+
+def sites(
+    model: str = typer.Option(..., "--model", "-m", help="Built-in name, local folder or hub id."),
+    pattern: str = typer.Option("*", "--sites", "-s", help="Comma-separated globs, 're:REGEX' or component names."),
+    component: Optional[str] = typer.Option(None, help="Keep one component: speech_encoder, text_encoder, text_decoder."),
+    device: str = typer.Option("cpu", help="Device to load the model on."),
+) -> None:
+    """List a model's sites with their channel axis and unit counts."""
+    from babelscope.models import load_model, select_sites
+
+    adapter = load_model(model, device=device)
+    chosen = select_sites(adapter.sites(), _csv(pattern), components=[component] if component else None)
+    t = Table(title=f"sites of {model}")
+    t.add_column("site", no_wrap=True)
+    for col in ("component", "group", "layer", "kind", "axis", "units", "pooled"):
+        t.add_column(col, overflow="fold")
+    for s in chosen:
+        t.add_row(s.name, s.component, s.group, str(s.layer), s.kind, str(s.channel_axis), str(s.n_units),
+                  "sample" if s.stream == "encoder" else "step")
+    Console(width=max(console.width, 150)).print(t)
+    console.print(f"{len(chosen)} sites, {sum(s.n_units for s in chosen):,} units")
+
+
+def record_cmd(
+    model: str = typer.Option(..., "--model", "-m", help="Built-in name, local folder or hub id."),
+    corpus: Path = typer.Option(..., "--corpus", "-c", help="Corpus folder holding manifest.jsonl."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output store folder (resumed if interrupted)."),
+    tasks: str = typer.Option("t2t", help="Comma-separated tasks: asr, s2t, t2t, en2x_s2t, en2x_t2t."),
+    tgt_lang: str = typer.Option("eng", "--tgt-lang", help="Pivot language: target of X-to-pivot tasks, source of en2x tasks."),
+    langs: Optional[str] = typer.Option(None, help="Comma-separated non-pivot languages to keep (default: all)."),
+    split: Optional[str] = typer.Option(None, help="Keep only records of this split."),
+    max_groups: Optional[int] = typer.Option(None, help="Keep only the first N parallel groups."),
+    steps: str = typer.Option("2,7,12", help="Decoding steps (prefix lengths incl. start tokens)."),
+    site_patterns: str = typer.Option("text_decoder", "--sites", help="Comma-separated globs, 're:REGEX' or component names."),
+    encoder_pooling: str = typer.Option("mean", help="Pooling of encoder sites: mean, max or last."),
+    batch_size: int = typer.Option(16, help="Samples per generate call (also the store's chunk size)."),
+    max_new_tokens: int = typer.Option(32, help="Generation length limit."),
+    dtype: str = typer.Option("float32", help="Store dtype: float32 or float16."),
+    device: str = typer.Option("cpu", help="cpu, cuda, cuda:1, ..."),
+    model_dtype: str = typer.Option("float32", help="Model weights dtype: float32, float16, bfloat16."),
+    overwrite: bool = typer.Option(False, help="Delete an existing store at --out first."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+) -> None:
+    """Record pooled responses of the chosen sites, per decoding step, into an activation store."""
+    from babelscope.corpus import build_task_samples, read_manifest
+    from babelscope.models import load_model
+    from babelscope.record import RecordSettings, record
+
+    settings = RecordSettings(steps=_ints(steps, "steps"), sites=tuple(_csv(site_patterns)),
+                              encoder_pooling=encoder_pooling, batch_size=batch_size, dtype=dtype,
+                              max_new_tokens=max_new_tokens)
+    corp = read_manifest(corpus)
+    samples = build_task_samples(corp, _csv(tasks), pivot=tgt_lang, langs=_csv(langs) or None, split=split,
+                                 max_groups=max_groups)
+    adapter = load_model(model, device=device, dtype=model_dtype)
+    store = record(adapter, samples, out, settings, overwrite=overwrite, progress=progress)
+    print_store_summary(store)
+    console.print(str(out))
+
+
+def print_store_summary(store) -> None:
+    man = store.manifest
+    t = Table("task", "modality", "samples", "mean output tokens", title=f"{store.folder}")
+    df = store.samples
+    for (task, mod), g in df.groupby(["task", "modality"], sort=True):
+        t.add_row(task, mod, str(len(g)), f"{g['n_output_tokens'].mean():.1f}")
+    console.print(t)
+    n_units = sum(s["n_units"] for s in man["sites"])
+    console.print(f"{len(man['sites'])} sites, {n_units:,} units; steps missing (sequence ended earlier): "
+                  ", ".join(f"step {k}: {v}" for k, v in sorted(man["steps_missing"].items(), key=lambda kv: int(kv[0]))))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("models")(models)
+    app.command("sites")(sites)
+    app.command("record")(record_cmd)

@@ -1,0 +1,158 @@
+"""The corpus manifest (DESIGN.md "Corpus"): a folder with ``manifest.jsonl``, one utterance per line.
+
+Fields: ``id`` (unique), ``group`` (parallel sentence id), ``lang`` (ISO 639-3), ``modality``
+(``speech`` or ``text``), ``text``, ``audio`` (path relative to the folder; required for speech),
+optional ``split``. Every problem is reported with the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from babelscope.errors import ManifestError
+from babelscope.models.langcodes import is_known_language
+
+MANIFEST_NAME = "manifest.jsonl"
+REQUIRED = ("id", "group", "lang", "modality", "text")
+OPTIONAL = ("audio", "split", "duration", "speaker")
+MODALITIES = ("speech", "text")
+
+
+@dataclass(frozen=True)
+class CorpusRecord:
+    id: str
+    group: str
+    lang: str
+    modality: str
+    text: str
+    audio: Path | None = None
+    split: str | None = None
+    line: int = 0
+
+    def to_json(self, root: Path) -> dict[str, Any]:
+        d: dict[str, Any] = {"id": self.id, "group": self.group, "lang": self.lang,
+                             "modality": self.modality, "text": self.text}
+        if self.audio is not None:
+            d["audio"] = str(self.audio.relative_to(root)) if self.audio.is_absolute() else str(self.audio)
+        if self.split is not None:
+            d["split"] = self.split
+        return d
+
+
+@dataclass
+class Corpus:
+    root: Path
+    records: list[CorpusRecord]
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted({r.lang for r in self.records})
+
+    def by_key(self) -> dict[tuple[str, str, str], CorpusRecord]:
+        """``(group, lang, modality) -> record``."""
+        return {(r.group, r.lang, r.modality): r for r in self.records}
+
+
+def _err(path: Path, line: int, field: str | None, msg: str) -> ManifestError:
+    where = f"{path}, line {line}" + (f", field {field!r}" if field else "")
+    return ManifestError(f"{where}: {msg}")
+
+
+def _check_text(path: Path, line: int, field: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _err(path, line, field, f"must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise _err(path, line, field, "is empty")
+    bad = [c for c in value if unicodedata.category(c) == "Cc" and c not in "\t"]
+    if bad:
+        raise _err(path, line, field, f"contains control character {bad[0]!r}")
+    return value
+
+
+def parse_record(obj: Any, *, path: Path, line: int, root: Path, check_audio: bool = True) -> CorpusRecord:
+    """Validate one decoded JSON object of the manifest."""
+    if not isinstance(obj, dict):
+        raise _err(path, line, None, f"expected a JSON object, got {type(obj).__name__}")
+    for f in REQUIRED:
+        if f not in obj:
+            raise _err(path, line, f, "missing")
+    unknown = set(obj) - set(REQUIRED) - set(OPTIONAL)
+    if unknown:
+        raise _err(path, line, sorted(unknown)[0], f"unknown field (allowed: {', '.join(REQUIRED + OPTIONAL)})")
+    rid = _check_text(path, line, "id", obj["id"])
+    group = obj["group"]
+    if isinstance(group, int) and not isinstance(group, bool):
+        group = str(group)
+    group = _check_text(path, line, "group", group)
+    lang = obj["lang"]
+    if not isinstance(lang, str) or not is_known_language(lang):
+        raise _err(path, line, "lang", f"unknown language code {lang!r} (use ISO 639-3 as SeamlessM4T does, "
+                   "e.g. 'eng', 'deu', 'cmn')")
+    modality = obj["modality"]
+    if modality not in MODALITIES:
+        raise _err(path, line, "modality", f"must be 'speech' or 'text', got {modality!r}")
+    text = _check_text(path, line, "text", obj["text"])
+    audio = None
+    if modality == "speech":
+        rel = obj.get("audio")
+        if not isinstance(rel, str) or not rel.strip():
+            raise _err(path, line, "audio", "a speech record needs the path of its audio file")
+        audio = (root / rel).resolve()
+        if check_audio and not audio.is_file():
+            raise _err(path, line, "audio", f"file not found: {audio}")
+    elif obj.get("audio") is not None:
+        raise _err(path, line, "audio", "a text record must not name an audio file")
+    split = obj.get("split")
+    if split is not None and not isinstance(split, str):
+        raise _err(path, line, "split", "must be a string")
+    return CorpusRecord(id=rid, group=group, lang=lang, modality=modality, text=text, audio=audio,
+                        split=split, line=line)
+
+
+def read_manifest(folder: str | Path, *, check_audio: bool = True) -> Corpus:
+    """Read and validate ``folder/manifest.jsonl``; raises :class:`ManifestError` on the first problem."""
+    root = Path(folder)
+    path = root / MANIFEST_NAME
+    if not path.is_file():
+        raise ManifestError(f"{path}: no manifest here (a corpus folder holds {MANIFEST_NAME})")
+    records: list[CorpusRecord] = []
+    seen: dict[str, int] = {}
+    seen_keys: dict[tuple[str, str, str], int] = {}
+    with path.open("r", encoding="utf-8") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise _err(path, lineno, None, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+            rec = parse_record(obj, path=path, line=lineno, root=root.resolve(), check_audio=check_audio)
+            if rec.id in seen:
+                raise _err(path, lineno, "id", f"duplicate id {rec.id!r} (first on line {seen[rec.id]})")
+            seen[rec.id] = lineno
+            key = (rec.group, rec.lang, rec.modality)
+            if key in seen_keys:
+                raise _err(path, lineno, "group", f"group {rec.group!r} already has a {rec.lang} {rec.modality} "
+                           f"record (line {seen_keys[key]})")
+            seen_keys[key] = lineno
+            records.append(rec)
+    if not records:
+        raise ManifestError(f"{path}: the manifest holds no records")
+    return Corpus(root=root.resolve(), records=records)
+
+
+def write_manifest(folder: str | Path, records: Iterable[CorpusRecord]) -> Path:
+    """Write records as ``manifest.jsonl`` atomically."""
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / MANIFEST_NAME
+    tmp = path.with_suffix(".jsonl.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r.to_json(root.resolve()), ensure_ascii=False) + "\n")
+    tmp.replace(path)
+    return path

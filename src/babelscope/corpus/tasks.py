@@ -1,0 +1,109 @@
+"""Tasks (METHODS §1) built from the parallel groups of a corpus.
+
+=============  ============  ==========  ==========
+task           input         source      target
+=============  ============  ==========  ==========
+``asr``        speech X      X           X
+``s2t``        speech X      X           pivot (eng)
+``t2t``        text X        X           pivot (eng)
+``en2x_s2t``   speech pivot  pivot       X
+``en2x_t2t``   text pivot    pivot       X
+=============  ============  ==========  ==========
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from babelscope.corpus.manifest import Corpus
+from babelscope.errors import ConfigError
+
+TASKS: dict[str, tuple[str, str]] = {
+    # task: (input modality, direction)
+    "asr": ("speech", "same"),
+    "s2t": ("speech", "to_pivot"),
+    "t2t": ("text", "to_pivot"),
+    "en2x_s2t": ("speech", "from_pivot"),
+    "en2x_t2t": ("text", "from_pivot"),
+}
+
+
+@dataclass(frozen=True)
+class TaskSample:
+    """One input under one task: the unit of recording (one row of the activation store)."""
+
+    sample_id: str
+    corpus_id: str
+    group: str
+    task: str
+    src_lang: str
+    tgt_lang: str
+    modality: str
+    text: str
+    audio: str | None
+    reference: str | None  # the group's text in the target language, if the corpus has it
+
+    def to_row(self) -> dict:
+        return asdict(self)
+
+
+def parse_tasks(spec: str | Iterable[str]) -> list[str]:
+    names = [t.strip() for t in (spec.split(",") if isinstance(spec, str) else spec) if t.strip()]
+    if not names:
+        raise ConfigError("tasks: give at least one task")
+    for t in names:
+        if t not in TASKS:
+            raise ConfigError(f"tasks: unknown task {t!r}; choose from {', '.join(TASKS)}")
+    return list(dict.fromkeys(names))
+
+
+def build_task_samples(corpus: Corpus, tasks: Sequence[str], *, pivot: str = "eng",
+                       langs: Sequence[str] | None = None, split: str | None = None,
+                       max_groups: int | None = None) -> list[TaskSample]:
+    """Every (task, group, language) sample the corpus supports, in a stable order.
+
+    ``langs`` restricts the non-pivot languages; ``split`` keeps one split; ``max_groups`` keeps the
+    first groups (sorted by id) — handy for quick runs.
+    """
+    tasks = parse_tasks(tasks)
+    recs = [r for r in corpus.records if split is None or r.split == split]
+    if not recs:
+        raise ConfigError(f"split: no record of the corpus has split {split!r}")
+    groups = sorted({r.group for r in recs})
+    if max_groups is not None:
+        groups = groups[:max_groups]
+    keep = set(groups)
+    index = {(r.group, r.lang, r.modality): r for r in recs if r.group in keep}
+    all_langs = sorted({r.lang for r in recs})
+    if langs:
+        unknown = [l for l in langs if l not in all_langs]
+        if unknown:
+            raise ConfigError(f"langs: {unknown} not in the corpus (it has {all_langs})")
+        others = [l for l in all_langs if l in set(langs) and l != pivot]
+    else:
+        others = [l for l in all_langs if l != pivot]
+    out: list[TaskSample] = []
+    for task in tasks:
+        modality, direction = TASKS[task]
+        for lang in (others + [pivot] if direction == "same" else others):
+            src, tgt = {"same": (lang, lang), "to_pivot": (lang, pivot), "from_pivot": (pivot, lang)}[direction]
+            for g in groups:
+                rec = index.get((g, src, modality))
+                if rec is None:
+                    continue
+                ref = index.get((g, tgt, "text"))
+                out.append(TaskSample(
+                    sample_id=f"{task}:{src}>{tgt}:{g}", corpus_id=rec.id, group=g, task=task,
+                    src_lang=src, tgt_lang=tgt, modality=modality, text=rec.text,
+                    audio=str(rec.audio) if rec.audio else None,
+                    reference=ref.text if ref is not None else None))
+    if not out:
+        raise ConfigError(f"tasks {tasks}: the corpus has no record for them (pivot {pivot!r}, "
+                          f"languages {all_langs})")
+    return out
+
+
+def audio_path(sample: TaskSample) -> Path | None:
+    return Path(sample.audio) if sample.audio else None

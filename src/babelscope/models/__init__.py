@@ -1,0 +1,95 @@
+"""Model adapters (one file per family) and the built-in models.
+
+``load_model(name_or_path)`` accepts a built-in name (``babelscope models`` lists them), a local
+directory, or a Hugging Face hub id (used from the local cache when offline).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from babelscope.errors import ConfigError, ModelLoadError
+from babelscope.models.base import ModelAdapter, PreparedBatch, Site
+from babelscope.models.builtin import BUILTINS, builtin_path
+from babelscope.models.sites import select_sites
+
+__all__ = ["ModelAdapter", "PreparedBatch", "Site", "load_model", "list_builtins", "select_sites", "BUILTINS"]
+
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def list_builtins() -> list[dict]:
+    return [{"name": b.name, "family": b.family, "description": b.description} for b in BUILTINS.values()]
+
+
+def _family_of(path: Path | None, name: str) -> str:
+    cfg = None
+    if path is not None and (path / "config.json").is_file():
+        cfg = json.loads((path / "config.json").read_text())
+    else:
+        try:
+            from transformers import AutoConfig
+
+            cfg = AutoConfig.from_pretrained(name).to_dict()
+        except Exception as exc:  # OSError offline, ValueError for unknown types
+            raise ModelLoadError(f"cannot load model {name!r}: not a built-in ({', '.join(BUILTINS)}), "
+                                 f"not a local directory, and its config is not available from the hub "
+                                 f"or the local cache ({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
+    mtype = cfg.get("model_type", "")
+    if mtype in ("seamless_m4t_v2",):
+        return "seamless"
+    if mtype == "whisper":
+        return "whisper"
+    raise ModelLoadError(f"model {name!r} has model_type {mtype!r}; babelscope supports seamless_m4t_v2 and whisper")
+
+
+def _fingerprint(path: Path) -> str:
+    """Hash of the weight files' names, sizes and modification-independent first bytes."""
+    h = hashlib.sha256()
+    for f in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
+        h.update(f.name.encode())
+        h.update(str(f.stat().st_size).encode())
+        with f.open("rb") as fh:
+            h.update(fh.read(1 << 20))
+    return h.hexdigest()[:16]
+
+
+def load_model(name: str, *, device: str = "cpu", dtype: str = "float32", seed: int = 0) -> ModelAdapter:
+    """Load a model by built-in name, local directory or hub id, wrapped in its family's adapter."""
+    _quiet_transformers()
+    if dtype not in _DTYPES:
+        raise ConfigError(f"model dtype: choose from {', '.join(_DTYPES)}, not {dtype!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r}: no CUDA device is available")
+    if name in BUILTINS:
+        path = builtin_path(name, seed=seed)
+        family = BUILTINS[name].family
+        source = {"id": name, "builtin": True, "revision": _fingerprint(path)}
+        local = str(path)
+    elif Path(name).is_dir():
+        path = Path(name)
+        family = _family_of(path, name)
+        source = {"id": str(path.resolve()), "builtin": False, "revision": _fingerprint(path)}
+        local = str(path)
+    else:
+        family = _family_of(None, name)
+        source = {"id": name, "builtin": False, "revision": "hub"}
+        local = name
+    _quiet_transformers()
+    from babelscope.models.seamless import SeamlessAdapter
+    from babelscope.models.whisper import WhisperAdapter
+
+    cls = {"seamless": SeamlessAdapter, "whisper": WhisperAdapter}[family]
+    return cls.load(local, name=name, source=source, device=device, dtype=_DTYPES[dtype])
+
+
+def _quiet_transformers() -> None:
+    """transformers' info/warning chatter and weight-loading bars drown our own progress output."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()

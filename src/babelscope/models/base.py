@@ -1,0 +1,183 @@
+"""The model-adapter interface: what every model family provides to the rest of babelscope.
+
+An adapter wraps one loaded Hugging Face model and answers five questions the recorder and the
+intervention code need, without either of them knowing the family:
+
+* which sites (hookable modules) exist, with their channel axis and unit count (:meth:`sites`);
+* how to turn a list of task samples into model inputs (:meth:`prepare`);
+* how to generate greedily for a prepared batch (:meth:`generate`);
+* which module receives the decoder's input ids (:meth:`decoder_input_module`), so the recorder can
+  see exactly which token each decoder position processed;
+* how valid positions map to each encoder-side time axis (``PreparedBatch.lengths_by_time``).
+
+Tensor shape conventions (TransformerLens style) are written as ``[batch, pos, d]`` in comments.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from babelscope.corpus.tasks import TaskSample
+
+COMPONENTS = ("speech_encoder", "text_encoder", "text_decoder")
+SITE_KINDS = ("linear", "conv1d", "layernorm", "embedding", "glu", "post_act")
+
+
+@dataclass(frozen=True)
+class Site:
+    """One hooked module. Its units are the output channels along ``channel_axis``.
+
+    ``stream`` says how responses are pooled: ``"encoder"`` sites are pooled once per sample over the
+    valid positions of their own time axis (this includes the decoder's cross-attention key/value
+    projections, which only ever see the encoder output); ``"decoder"`` sites are pooled per decoding
+    step.
+    """
+
+    name: str
+    kind: str
+    component: str
+    group: str
+    layer: int
+    channel_axis: int
+    n_units: int
+    stream: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "component": self.component,
+            "group": self.group,
+            "layer": self.layer,
+            "channel_axis": self.channel_axis,
+            "n_units": self.n_units,
+            "stream": self.stream,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Site":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+
+
+@dataclass
+class PreparedBatch:
+    """Inputs for one homogeneous generate call (one modality, one target, one task token).
+
+    ``lengths_by_time`` maps the length of an encoder-side time axis (e.g. the number of speech
+    feature frames after padding, or the adaptor's sub-sampled length) to the number of valid
+    positions of every sample on that axis: ``{T: LongTensor[batch]}``.
+    """
+
+    inputs: dict[str, torch.Tensor]
+    modality: str
+    tgt_lang: str
+    task: str
+    lengths_by_time: dict[int, torch.Tensor]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return int(next(iter(self.inputs.values())).shape[0])
+
+
+class ModelAdapter(abc.ABC):
+    """Base class of the per-family adapters (``seamless``, ``whisper``)."""
+
+    family: ClassVar[str]
+    #: tasks this family can run (METHODS §1)
+    supported_tasks: ClassVar[tuple[str, ...]]
+    #: module-path prefix -> component name
+    component_prefixes: ClassVar[dict[str, str]]
+
+    def __init__(self, model: torch.nn.Module, tokenizer: Any, feature_extractor: Any, *,
+                 name: str, source: dict[str, Any], device: str = "cpu") -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.feature_extractor = feature_extractor
+        self.name = name
+        self.source = source
+        self.device = torch.device(device)
+        self._sites: list[Site] | None = None
+
+    # -- description -------------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return int(getattr(self.feature_extractor, "sampling_rate", 16000))
+
+    @property
+    @abc.abstractmethod
+    def languages(self) -> tuple[str, ...]:
+        """ISO 639-3 codes this model can be asked for (as target and, for text, as source)."""
+
+    @abc.abstractmethod
+    def model_lang(self, lang: str) -> str:
+        """The model's own code for an ISO 639-3 language code (raises ``ConfigError`` if unknown)."""
+
+    @property
+    @abc.abstractmethod
+    def eos_token_id(self) -> int: ...
+
+    @property
+    @abc.abstractmethod
+    def decoder_prompt_length(self) -> int:
+        """Number of start tokens the decoder is given before the first generated token."""
+
+    def describe(self) -> dict[str, Any]:
+        """Identity of the model for artifact manifests."""
+        return {"name": self.name, "family": self.family, **self.source,
+                "dtype": str(next(self.model.parameters()).dtype).replace("torch.", "")}
+
+    # -- sites ----------------------------------------------------------------------------------
+    def sites(self) -> list[Site]:
+        if self._sites is None:
+            from babelscope.models.sites import enumerate_sites
+
+            self._sites = enumerate_sites(self)
+        return list(self._sites)
+
+    def excluded_module(self, name: str) -> bool:
+        """True for modules that are not per-sample sites (positional tables, modules called twice)."""
+        return False
+
+    def glu_units(self, name: str, module: torch.nn.Module) -> int:
+        raise NotImplementedError(f"{self.family}: no unit count rule for GLU site {name!r}")
+
+    def module(self, name: str) -> torch.nn.Module:
+        return self.model.get_submodule(name)
+
+    # -- inputs and generation ------------------------------------------------------------------
+    @abc.abstractmethod
+    def batch_key(self, sample: "TaskSample") -> tuple:
+        """Samples with equal keys can share one generate call."""
+
+    @abc.abstractmethod
+    def prepare(self, samples: Sequence["TaskSample"], audio: Sequence[np.ndarray | None]) -> PreparedBatch:
+        """Model inputs for samples that share one :meth:`batch_key`."""
+
+    @abc.abstractmethod
+    def generate(self, batch: PreparedBatch, max_new_tokens: int) -> torch.Tensor:
+        """Greedy, single-beam generation; returns ``LongTensor[batch, seq]`` as HF ``generate`` does."""
+
+    @abc.abstractmethod
+    def decoder_input_module(self) -> torch.nn.Module:
+        """The module whose first positional input is the decoder's ``input_ids`` at every call."""
+
+    def batch_invariance(self, batch: PreparedBatch) -> contextlib.AbstractContextManager:
+        """Context that makes a padded batch compute what each sample alone would (default: no-op)."""
+        return contextlib.nullcontext()
+
+    def decode(self, token_ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(token_ids), skip_special_tokens=True).strip()
+
+    def iter_modules(self) -> Iterator[tuple[str, torch.nn.Module]]:
+        for prefix in self.component_prefixes:
+            root = self.model.get_submodule(prefix.rstrip("."))
+            for sub, mod in root.named_modules():
+                yield (prefix + sub if sub else prefix.rstrip(".")), mod

@@ -1,0 +1,151 @@
+"""Built-in models: tiny random-weight models built in code (for tests and quick runs).
+
+A built-in model is materialised once into the cache directory (``$BABELSCOPE_CACHE`` or
+``~/.cache/babelscope``) as an ordinary Hugging Face model folder — safetensors weights, tokenizer
+files, generation config — and then loaded through exactly the same code path as a downloaded
+checkpoint. Building is deterministic: the same seed gives the same weights and tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+BUILD_VERSION = "2"
+DEMO_LANGS = ("eng", "deu", "spa", "fra", "jpn", "cmn")
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("BABELSCOPE_CACHE") or Path.home() / ".cache" / "babelscope"
+    return Path(root)
+
+
+def seed_texts() -> list[str]:
+    """The project's own parallel seed sentences (all six demo languages)."""
+    data = resources.files("babelscope.corpus").joinpath("data/seed_sentences.jsonl").read_text("utf-8")
+    rows = [json.loads(l) for l in data.splitlines() if l.strip()]
+    return [row[lang] for row in rows for lang in DEMO_LANGS]
+
+
+def _write_generation_config(folder: Path, extra: dict) -> None:
+    path = folder / "generation_config.json"
+    cfg = json.loads(path.read_text()) if path.exists() else {}
+    cfg.update(extra)
+    # with _from_model_config transformers rebuilds the config on reload and drops language maps
+    cfg.pop("_from_model_config", None)
+    path.write_text(json.dumps(cfg, indent=2, sort_keys=True))
+
+
+def build_tiny_seamless(out: Path, seed: int = 0) -> None:
+    from transformers import SeamlessM4TFeatureExtractor, SeamlessM4Tv2Config, SeamlessM4Tv2Model
+
+    from babelscope.models.tokenizer_build import build_seamless_tokenizer
+
+    tok = build_seamless_tokenizer(seed_texts(), DEMO_LANGS, out)
+    cfg = SeamlessM4Tv2Config(
+        vocab_size=len(tok), hidden_size=64, encoder_layers=2, decoder_layers=2, encoder_ffn_dim=128,
+        decoder_ffn_dim=128, encoder_attention_heads=4, decoder_attention_heads=4, speech_encoder_layers=2,
+        speech_encoder_attention_heads=4, speech_encoder_intermediate_size=128, conv_depthwise_kernel_size=7,
+        max_position_embeddings=256, max_new_tokens=64, initializer_range=0.1,
+        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        decoder_start_token_id=tok.eos_token_id,
+        encoder_layerdrop=0.0, decoder_layerdrop=0.0, speech_encoder_layerdrop=0.0, dropout=0.0,
+        attention_dropout=0.0, adaptor_dropout=0.0, speech_encoder_dropout=0.0,
+        # speech-generation parts, unused by babelscope, kept minimal
+        t2u_vocab_size=32, char_vocab_size=32, t2u_encoder_layers=1, t2u_decoder_layers=1,
+        t2u_encoder_ffn_dim=32, t2u_decoder_ffn_dim=32, t2u_encoder_attention_heads=2,
+        t2u_decoder_attention_heads=2, t2u_max_position_embeddings=64, t2u_variance_predictor_embed_dim=64,
+        t2u_variance_predictor_hidden_dim=16, upsample_initial_channel=32, upsample_rates=[2, 2],
+        upsample_kernel_sizes=[4, 4], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
+        unit_hifi_gan_vocab_size=16, unit_embed_dim=16, lang_embed_dim=8, spkr_embed_dim=8,
+        vocoder_num_langs=4, vocoder_num_spkrs=2)
+    torch.manual_seed(seed)
+    model = SeamlessM4Tv2Model(cfg).eval()
+    model.save_pretrained(str(out))
+    SeamlessM4TFeatureExtractor().save_pretrained(str(out))
+    _write_generation_config(out, {
+        "text_decoder_lang_to_code_id": {l: tok.convert_tokens_to_ids(f"__{l}__") for l in DEMO_LANGS},
+        "decoder_start_token_id": tok.eos_token_id, "eos_token_id": tok.eos_token_id,
+        "pad_token_id": tok.pad_token_id, "bos_token_id": tok.bos_token_id})
+
+
+def build_tiny_whisper(out: Path, seed: int = 0) -> None:
+    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
+
+    from babelscope.models.langcodes import WHISPER_CODES
+    from babelscope.models.tokenizer_build import build_whisper_tokenizer
+
+    wl = [WHISPER_CODES[l] for l in DEMO_LANGS]
+    tok = build_whisper_tokenizer(seed_texts(), wl, out)
+    ids = tok.convert_tokens_to_ids
+    eot = ids("<|endoftext|>")
+    cfg = WhisperConfig(
+        vocab_size=len(tok), d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, num_mel_bins=80,
+        max_source_positions=1500, max_target_positions=128, init_std=0.1,
+        pad_token_id=eot, bos_token_id=eot, eos_token_id=eot, decoder_start_token_id=ids("<|startoftranscript|>"),
+        begin_suppress_tokens=None, suppress_tokens=None)
+    torch.manual_seed(seed)
+    model = WhisperForConditionalGeneration(cfg).eval()
+    model.save_pretrained(str(out))
+    WhisperFeatureExtractor(feature_size=80).save_pretrained(str(out))
+    _write_generation_config(out, {
+        "lang_to_id": {f"<|{c}|>": ids(f"<|{c}|>") for c in wl},
+        "task_to_id": {"transcribe": ids("<|transcribe|>"), "translate": ids("<|translate|>")},
+        "no_timestamps_token_id": ids("<|notimestamps|>"), "is_multilingual": True,
+        "decoder_start_token_id": ids("<|startoftranscript|>"), "eos_token_id": eot, "pad_token_id": eot,
+        "bos_token_id": eot, "suppress_tokens": [], "begin_suppress_tokens": [eot],
+        "forced_decoder_ids": None})
+
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    family: str
+    description: str
+    build: Callable[[Path, int], None] | None  # None: shipped inside the package
+    shipped: str | None = None
+
+
+BUILTINS: dict[str, Builtin] = {
+    "tiny-random-seamless": Builtin("tiny-random-seamless", "seamless",
+                                    "SeamlessM4T v2 architecture, random weights (hidden 64, 2+2+2 layers); for tests",
+                                    build_tiny_seamless),
+    "tiny-random-whisper": Builtin("tiny-random-whisper", "whisper",
+                                   "Whisper architecture, random weights (d_model 64, 2+2 layers); for tests",
+                                   build_tiny_whisper),
+}
+
+
+def builtin_path(name: str, seed: int = 0) -> Path:
+    """Folder of a built-in model, building it on first use (atomically: a crash leaves no half folder)."""
+    spec = BUILTINS[name]
+    if spec.shipped:
+        return Path(str(resources.files("babelscope.models").joinpath(spec.shipped)))
+    import transformers
+
+    folder = cache_dir() / "builtin" / f"{name}-s{seed}-v{BUILD_VERSION}-tf{transformers.__version__}"
+    if (folder / ".complete").exists():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
+    try:
+        spec.build(tmp, seed)
+        (tmp / ".complete").write_text("ok\n")
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process finished first
+            if not (folder / ".complete").exists():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder

@@ -1,0 +1,108 @@
+"""Adapter for Whisper (``WhisperForConditionalGeneration``): speech input only.
+
+Tasks: ``asr`` (transcribe, language token = source language) and ``s2t`` (Whisper's translate
+task, whose output is English; the language token names the source, as Whisper expects). The decoder
+starts from ``[<|startoftranscript|>, <|xx|>, <|task|>, <|notimestamps|>]`` (four start tokens).
+Whisper pads every input to 30 s; encoder responses are pooled over the frames of the real audio only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from babelscope.errors import ConfigError, ModelLoadError
+from babelscope.models.base import ModelAdapter, PreparedBatch
+from babelscope.models.langcodes import WHISPER_CODES
+
+_TASK = {"asr": "transcribe", "s2t": "translate"}
+
+
+class WhisperAdapter(ModelAdapter):
+    family = "whisper"
+    supported_tasks = ("asr", "s2t")
+    component_prefixes = {"model.encoder.": "speech_encoder", "model.decoder.": "text_decoder"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        lang_to_id = getattr(self.model.generation_config, "lang_to_id", None) or {}
+        known = {k.strip("<|>") for k in lang_to_id}
+        self._langs = {iso: wc for iso, wc in WHISPER_CODES.items() if wc in known}
+
+    @classmethod
+    def load(cls, path: str, *, name: str, source: dict[str, Any], device: str = "cpu",
+             dtype: torch.dtype = torch.float32) -> "WhisperAdapter":
+        from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperTokenizer
+
+        try:
+            model = WhisperForConditionalGeneration.from_pretrained(path, dtype=dtype)
+            tok = WhisperTokenizer.from_pretrained(path)
+            fe = WhisperFeatureExtractor.from_pretrained(path)
+        except OSError as exc:
+            raise ModelLoadError(f"cannot load Whisper from {path!r}: {exc}") from None
+        if len(tok) < min(model.config.vocab_size // 2, 1000):
+            raise ModelLoadError(f"the tokenizer loaded from {path!r} has {len(tok)} tokens for a model vocabulary "
+                                 f"of {model.config.vocab_size}: tokenizer files are missing")
+        if not getattr(model.generation_config, "lang_to_id", None):
+            raise ModelLoadError(f"{path!r}: generation_config.json has no lang_to_id (not a multilingual Whisper?)")
+        model.to(device)
+        return cls(model, tok, fe, name=name, source=source, device=device)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(sorted(self._langs))
+
+    def model_lang(self, lang: str) -> str:
+        if lang not in self._langs:
+            raise ConfigError(f"language {lang!r} is not supported by {self.name} "
+                              f"(it knows {', '.join(self.languages)})")
+        return self._langs[lang]
+
+    @property
+    def eos_token_id(self) -> int:
+        return int(self.model.generation_config.eos_token_id)
+
+    @property
+    def decoder_prompt_length(self) -> int:
+        return 4
+
+    def excluded_module(self, name: str) -> bool:
+        return name.rsplit(".", 1)[-1] == "embed_positions"
+
+    def batch_key(self, sample) -> tuple:
+        return (sample.modality, sample.src_lang, sample.task)
+
+    def prepare(self, samples: Sequence, audio: Sequence[np.ndarray | None]) -> PreparedBatch:
+        s0 = samples[0]
+        if s0.modality != "speech":
+            raise ConfigError(f"Whisper takes speech input only; task {s0.task!r} gives it text")
+        if s0.task not in _TASK:
+            raise ConfigError(f"Whisper supports the tasks asr and s2t, not {s0.task!r}")
+        if s0.task == "s2t" and s0.tgt_lang != "eng":
+            raise ConfigError("Whisper translates into English only: s2t needs the pivot language 'eng'")
+        feats = self.feature_extractor([a for a in audio], sampling_rate=self.sample_rate, return_tensors="pt",
+                                       return_attention_mask=True)
+        x, mask = feats["input_features"], feats["attention_mask"].long()
+        n = mask.sum(1)
+        T = x.shape[-1]
+        conv2 = self.model.model.encoder.conv2
+        T2 = (T + 2 * conv2.padding[0] - conv2.kernel_size[0]) // conv2.stride[0] + 1
+        n2 = (n + 2 * conv2.padding[0] - conv2.kernel_size[0]) // conv2.stride[0] + 1
+        inputs = {"input_features": x.to(self.device, next(self.model.parameters()).dtype),
+                  "attention_mask": mask.to(self.device)}
+        return PreparedBatch(inputs=inputs, modality="speech", tgt_lang=s0.tgt_lang, task=s0.task,
+                             lengths_by_time={T: n.to(self.device), T2: n2.clamp(min=1).to(self.device)},
+                             extra={"language": self.model_lang(s0.src_lang), "task": _TASK[s0.task]})
+
+    def generate(self, batch: PreparedBatch, max_new_tokens: int) -> torch.Tensor:
+        with torch.inference_mode():
+            out = self.model.generate(batch.inputs["input_features"], attention_mask=batch.inputs["attention_mask"],
+                                      language=batch.extra["language"], task=batch.extra["task"],
+                                      max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                                      return_timestamps=False)
+        return out if isinstance(out, torch.Tensor) else out.sequences
+
+    def decoder_input_module(self) -> torch.nn.Module:
+        return self.model.model.decoder.embed_tokens

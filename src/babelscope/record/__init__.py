@@ -1,0 +1,6 @@
+"""Recording: hooks, step-aware pooling during generation, the activation store."""
+
+from babelscope.record.recorder import RecordSettings, record
+from babelscope.record.store import Activations, open_activations
+
+__all__ = ["RecordSettings", "record", "Activations", "open_activations"]

@@ -1,0 +1,251 @@
+"""``record``: run the model over task samples and write pooled responses into a store.
+
+One KV-cached, greedy generation per homogeneous batch records everything (see ``capture.py``).
+Samples are written in chunks of ``batch_size`` rows; each finished chunk leaves a completion
+record, so an interrupted run resumes at the first unfinished chunk and ends with the same store as
+an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from itertools import groupby
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from babelscope import __version__
+from babelscope.corpus.audio import read_audio
+from babelscope.corpus.tasks import TaskSample
+from babelscope.errors import AudioError, ConfigError, StoreError
+from babelscope.models.base import ModelAdapter, Site
+from babelscope.models.hooks_util import temporary_hooks
+from babelscope.models.sites import select_sites
+from babelscope.record.capture import DECODER_VIEWS, ENCODER_POOLINGS, StepCapture, step_view
+from babelscope.record.store import (CHUNKS, MANIFEST, SAMPLES, SETTINGS, Activations, StoreWriter,
+                                     atomic_write_text, valid_path)
+
+
+@dataclass
+class RecordSettings:
+    """What to record. ``sites`` are globs/regexes/component names (see ``select_sites``)."""
+
+    steps: tuple[int, ...] = (2, 7, 12)
+    sites: tuple[str, ...] = ("text_decoder",)
+    encoder_pooling: str = "mean"
+    decoder_views: tuple[str, ...] = DECODER_VIEWS
+    batch_size: int = 16
+    dtype: str = "float32"
+    max_new_tokens: int = 32
+
+    def validate(self, adapter: ModelAdapter) -> None:
+        if not self.steps:
+            raise ConfigError("steps: give at least one decoding step")
+        if any((not isinstance(s, int)) or s < 1 for s in self.steps):
+            raise ConfigError(f"steps: every step must be an integer >= 1, got {list(self.steps)}")
+        limit = adapter.decoder_prompt_length + self.max_new_tokens - 1
+        if max(self.steps) > limit:
+            raise ConfigError(f"steps: step {max(self.steps)} is beyond the longest decoded prefix ({limit} = "
+                              f"{adapter.decoder_prompt_length} start tokens + max_new_tokens {self.max_new_tokens} - 1); "
+                              "raise max_new_tokens or lower the step")
+        if self.encoder_pooling not in ENCODER_POOLINGS:
+            raise ConfigError(f"encoder_pooling: choose from {ENCODER_POOLINGS}, not {self.encoder_pooling!r}")
+        bad = set(self.decoder_views) - set(DECODER_VIEWS)
+        if bad or not self.decoder_views:
+            raise ConfigError(f"decoder_views: choose from {DECODER_VIEWS}, got {list(self.decoder_views)}")
+        if self.batch_size < 1:
+            raise ConfigError("batch_size must be >= 1")
+        if self.dtype not in ("float16", "float32"):
+            raise ConfigError(f"dtype: the store holds float16 or float32, not {self.dtype!r}")
+
+
+def _views_of(site: Site, settings: RecordSettings) -> list[str]:
+    if site.stream == "encoder":
+        return ["encoder"]
+    return [step_view(s, v) for s in sorted(set(settings.steps)) for v in settings.decoder_views]
+
+
+def _check_inputs(adapter: ModelAdapter, samples: Sequence[TaskSample]) -> None:
+    if not samples:
+        raise ConfigError("no samples to record")
+    seen: set[str] = set()
+    for s in samples:
+        if s.sample_id in seen:
+            raise ConfigError(f"duplicate sample id {s.sample_id!r}")
+        seen.add(s.sample_id)
+        if s.task not in adapter.supported_tasks:
+            raise ConfigError(f"task {s.task!r} is not supported by {adapter.family} models "
+                              f"(supported: {', '.join(adapter.supported_tasks)})")
+        adapter.model_lang(s.tgt_lang)
+        adapter.model_lang(s.src_lang)
+        if s.modality == "speech":
+            if not s.audio:
+                raise AudioError(f"sample {s.sample_id}: speech sample without an audio file")
+            try:
+                info = sf.info(s.audio)
+            except Exception as exc:
+                raise AudioError(f"{s.audio} (sample {s.sample_id}): cannot read audio ({exc})") from None
+            if info.frames == 0:
+                raise AudioError(f"{s.audio} (sample {s.sample_id}): audio file is empty")
+            if info.channels != 1:
+                raise AudioError(f"{s.audio} (sample {s.sample_id}): expected mono audio, found {info.channels} channels")
+
+
+def _settings_record(adapter: ModelAdapter, samples: Sequence[TaskSample], sites: Sequence[Site],
+                     settings: RecordSettings) -> dict:
+    ids = hashlib.sha256("\n".join(s.sample_id for s in samples).encode()).hexdigest()[:16]
+    return {"model": adapter.describe(), "settings": asdict(settings),
+            "sites": [s.name for s in sites], "n_samples": len(samples), "sample_ids_sha256": ids}
+
+
+def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+    keys = sorted(set(old) | set(new))
+    out = []
+    for k in keys:
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _diff(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}")
+    return out
+
+
+def record(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | Path,
+           settings: RecordSettings | None = None, *, overwrite: bool = False, progress: bool = True,
+           on_chunk: Callable[[int], None] | None = None) -> Activations:
+    """Record responses of ``adapter`` for ``samples`` into the store folder ``out`` and open it."""
+    settings = settings or RecordSettings()
+    settings.validate(adapter)
+    sites = select_sites(adapter.sites(), list(settings.sites))
+    _check_inputs(adapter, samples)
+    out = Path(out)
+    meta = json.loads(json.dumps(_settings_record(adapter, samples, sites, settings)))
+    if out.exists() and overwrite:
+        shutil.rmtree(out)
+    if (out / SETTINGS).is_file():
+        old = json.loads((out / SETTINGS).read_text())
+        diff = _diff(old, meta)
+        if diff:
+            raise StoreError(f"{out}: holds a recording with other settings ({', '.join(diff)}); "
+                             "choose another output folder or pass --overwrite")
+        if (out / MANIFEST).is_file():
+            return Activations(out)
+    elif out.exists() and any(out.iterdir()):
+        raise StoreError(f"{out}: exists and is not an activation store; choose an empty or new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / SETTINGS, json.dumps(meta, indent=2, sort_keys=True))
+    (out / CHUNKS).mkdir(exist_ok=True)
+
+    table = pd.DataFrame([s.to_row() for s in samples])
+    arrays = {f"{site.name}/{view}": site.n_units for site in sites for view in _views_of(site, settings)}
+    writer = StoreWriter(out, samples=table, arrays=arrays, chunk_rows=settings.batch_size, dtype=settings.dtype)
+    n_chunks = (len(samples) + settings.batch_size - 1) // settings.batch_size
+    todo = [k for k in range(n_chunks) if not (out / CHUNKS / f"chunk-{k:06d}.json").is_file()]
+
+    from babelscope.progress import progress_bar
+
+    with progress_bar(progress, "record", total=len(samples), done=len(samples) - sum(
+            min(settings.batch_size, len(samples) - k * settings.batch_size) for k in todo)) as advance:
+        for k in todo:
+            start = k * settings.batch_size
+            rows = list(samples[start:start + settings.batch_size])
+            values, valid, gen = _record_chunk(adapter, rows, sites, settings)
+            writer.write_rows(start, values, valid)
+            atomic_write_text(out / CHUNKS / f"chunk-{k:06d}.json",
+                              json.dumps({"chunk": k, "start": start, "generated": gen}, ensure_ascii=False))
+            advance(len(rows))
+            if on_chunk is not None:
+                on_chunk(k)
+    return _finalize(out, adapter, samples, sites, settings, meta, n_chunks)
+
+
+def _record_chunk(adapter: ModelAdapter, rows: list[TaskSample], sites: Sequence[Site],
+                  settings: RecordSettings) -> tuple[dict, dict, list]:
+    n = len(rows)
+    values = {f"{s.name}/{v}": np.full((n, s.n_units), np.nan, dtype=np.float32)
+              for s in sites for v in _views_of(s, settings)}
+    valid = {valid_path(s.name, v): np.zeros(n, dtype=bool) for s in sites for v in _views_of(s, settings)}
+    generated: list = [None] * n
+    offset = 0
+    for _, group in groupby(rows, key=adapter.batch_key):
+        sub = list(group)
+        idx = np.arange(offset, offset + len(sub))
+        offset += len(sub)
+        audio = [read_audio(s.audio, adapter.sample_rate) if s.modality == "speech" else None for s in sub]
+        batch = adapter.prepare(sub, audio)
+        cap = StepCapture(sites=sites, steps=settings.steps, batch=batch, prompt_length=adapter.decoder_prompt_length,
+                          eos_token_id=adapter.eos_token_id, encoder_pooling=settings.encoder_pooling,
+                          decoder_views=settings.decoder_views)
+        with temporary_hooks(cap.hook_specs(adapter.module, adapter.decoder_input_module())):
+            seq = adapter.generate(batch, settings.max_new_tokens)
+        res = cap.result(seq)
+        for site in sites:
+            if site.stream == "encoder":
+                if site.name in res.encoder:
+                    values[f"{site.name}/encoder"][idx] = res.encoder[site.name].numpy()
+                    valid[valid_path(site.name, "encoder")][idx] = True
+                continue
+            for s in sorted(set(settings.steps)):
+                ok = res.step_valid[s].numpy()
+                for v in settings.decoder_views:
+                    key = (site.name, s, v)
+                    if key not in res.decoder:
+                        continue
+                    vals = res.decoder[key].numpy().copy()
+                    vals[~ok] = np.nan
+                    values[f"{site.name}/{step_view(s, v)}"][idx] = vals
+                valid[valid_path(site.name, step_view(s, "mean"))][idx] = ok & any(
+                    (site.name, s, v) in res.decoder for v in settings.decoder_views)
+        for j, toks in zip(idx, res.generated):
+            generated[j] = {"tokens": toks, "text": adapter.decode(toks)}
+    return values, valid, generated
+
+
+def _finalize(out: Path, adapter: ModelAdapter, samples: Sequence[TaskSample], sites: Sequence[Site],
+              settings: RecordSettings, meta: dict, n_chunks: int) -> Activations:
+    gen: list = []
+    for k in range(n_chunks):
+        path = out / CHUNKS / f"chunk-{k:06d}.json"
+        if not path.is_file():
+            raise StoreError(f"{out}: chunk {k} is missing its completion record")
+        gen += json.loads(path.read_text())["generated"]
+    table = pd.DataFrame([s.to_row() for s in samples])
+    table.insert(0, "sample", np.arange(len(samples)))
+    table["output_tokens"] = [g["tokens"] for g in gen]
+    table["output_text"] = [g["text"] for g in gen]
+    table["n_output_tokens"] = [len(g["tokens"]) for g in gen]
+    tmp = out / f".{SAMPLES}.tmp"
+    table.to_parquet(tmp, index=False)
+    tmp.replace(out / SAMPLES)
+
+    import zarr
+
+    root = zarr.open_group(str(out / "responses.zarr"), mode="r")
+    missing: dict[str, int] = {}
+    for site in sites:
+        for view in _views_of(site, settings):
+            vkey = valid_path(site.name, view)
+            if vkey not in missing:
+                missing[vkey] = int((~np.asarray(root[vkey][:])).sum())
+    site_meta = [{**s.to_dict(), "views": _views_of(s, settings)} for s in sites]
+    manifest = {"artifact": "activations", "babelscope_version": __version__, **meta,
+                "sites": site_meta, "n_samples": len(samples), "missing": missing,
+                "steps_missing": _steps_missing(root, sites, settings),
+                "decoder_prompt_length": adapter.decoder_prompt_length}
+    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+    return Activations(out)
+
+
+def _steps_missing(root, sites: Sequence[Site], settings: RecordSettings) -> dict[str, int]:
+    """Samples whose generated sequence ended before each step (no response there, never padded)."""
+    dec = [s for s in sites if s.stream == "decoder"]
+    if not dec:
+        return {}
+    return {str(s): int((~np.asarray(root[valid_path(dec[0].name, step_view(s, "mean"))][:])).sum())
+            for s in sorted(set(settings.steps))}
