@@ -103,8 +103,9 @@ def print_store_summary(store) -> None:
         t.add_row(task, mod, str(len(g)), f"{g['n_output_tokens'].mean():.1f}")
     console.print(t)
     n_units = sum(s["n_units"] for s in man["sites"])
-    console.print(f"{len(man['sites'])} sites, {n_units:,} units; steps missing (sequence ended earlier): "
-                  ", ".join(f"step {k}: {v}" for k, v in sorted(man["steps_missing"].items(), key=lambda kv: int(kv[0]))))
+    missing = ", ".join(f"step {k}: {v}" for k, v in sorted(man["steps_missing"].items(), key=lambda kv: int(kv[0])))
+    console.print(f"{len(man['sites'])} sites, {n_units:,} units; samples whose output ended before a step "
+                  f"(no response there): {missing or 'none'}")
 
 
 def register(app: typer.Typer) -> None:

@@ -100,7 +100,8 @@ class StepCapture:
             x = x.detach().float()
             valid = torch.arange(T, device=x.device)[None, :] < n[:, None]  # [batch, pos]
             if pooling == "mean":
-                pooled = (x * valid[..., None]).sum(1) / n.clamp(min=1)[:, None].to(x.dtype)
+                w = valid.to(x.dtype) / n.clamp(min=1)[:, None].to(x.dtype)
+                pooled = torch.bmm(w[:, None, :], x)[:, 0]  # weighted sum over valid positions
             elif pooling == "max":
                 pooled = x.masked_fill(~valid[..., None], float("-inf")).amax(1)
             else:

@@ -28,8 +28,8 @@ from babelscope.models.base import ModelAdapter, Site
 from babelscope.models.hooks_util import temporary_hooks
 from babelscope.models.sites import select_sites
 from babelscope.record.capture import DECODER_VIEWS, ENCODER_POOLINGS, StepCapture, step_view
-from babelscope.record.store import (CHUNKS, MANIFEST, SAMPLES, SETTINGS, Activations, StoreWriter,
-                                     atomic_write_text, valid_path)
+from babelscope.record.layout import ViewLayout, make_layout, site_views
+from babelscope.record.store import CHUNKS, MANIFEST, SAMPLES, SETTINGS, Activations, StoreWriter, atomic_write_text
 
 
 @dataclass
@@ -66,9 +66,7 @@ class RecordSettings:
 
 
 def _views_of(site: Site, settings: RecordSettings) -> list[str]:
-    if site.stream == "encoder":
-        return ["encoder"]
-    return [step_view(s, v) for s in sorted(set(settings.steps)) for v in settings.decoder_views]
+    return site_views(site, settings.steps, settings.decoder_views)
 
 
 def _check_inputs(adapter: ModelAdapter, samples: Sequence[TaskSample]) -> None:
@@ -143,39 +141,76 @@ def record(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | Path
     (out / CHUNKS).mkdir(exist_ok=True)
 
     table = pd.DataFrame([s.to_row() for s in samples])
-    arrays = {f"{site.name}/{view}": site.n_units for site in sites for view in _views_of(site, settings)}
-    writer = StoreWriter(out, samples=table, arrays=arrays, chunk_rows=settings.batch_size, dtype=settings.dtype)
+    layout = make_layout(sites, settings.steps, settings.decoder_views)
+    writer = StoreWriter(out, samples=table, layout=layout, site_meta={s.name: s.to_dict() for s in sites},
+                         chunk_rows=settings.batch_size, dtype=settings.dtype)
     n_chunks = (len(samples) + settings.batch_size - 1) // settings.batch_size
     todo = [k for k in range(n_chunks) if not (out / CHUNKS / f"chunk-{k:06d}.json").is_file()]
 
     from babelscope.progress import progress_bar
 
-    with progress_bar(progress, "record", total=len(samples), done=len(samples) - sum(
-            min(settings.batch_size, len(samples) - k * settings.batch_size) for k in todo)) as advance:
-        for k in todo:
-            start = k * settings.batch_size
-            rows = list(samples[start:start + settings.batch_size])
-            values, valid, gen = _record_chunk(adapter, rows, sites, settings)
-            writer.write_rows(start, values, valid)
-            atomic_write_text(out / CHUNKS / f"chunk-{k:06d}.json",
-                              json.dumps({"chunk": k, "start": start, "generated": gen}, ensure_ascii=False))
-            advance(len(rows))
-            if on_chunk is not None:
-                on_chunk(k)
-    return _finalize(out, adapter, samples, sites, settings, meta, n_chunks)
+    sink = _ChunkSink(writer, out / CHUNKS)
+    try:
+        with progress_bar(progress, "record", total=len(samples), done=len(samples) - sum(
+                min(settings.batch_size, len(samples) - k * settings.batch_size) for k in todo)) as advance:
+            for k in todo:
+                start = k * settings.batch_size
+                rows = list(samples[start:start + settings.batch_size])
+                values, valid, gen = _record_chunk(adapter, rows, sites, settings, layout)
+                sink.submit(k, start, values, valid, gen)
+                advance(len(rows))
+                if on_chunk is not None:
+                    on_chunk(k)
+    finally:
+        sink.close()
+    return _finalize(out, adapter, samples, sites, settings, meta, n_chunks, layout)
+
+
+class _ChunkSink:
+    """Writes finished chunks on a background thread while the model computes the next one.
+
+    At most one chunk waits (bounded memory); a chunk's completion record is written only after all
+    its rows are in the store; a write error surfaces at the next submit or at close.
+    """
+
+    def __init__(self, writer: StoreWriter, chunk_dir: Path) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._writer, self._dir = writer, chunk_dir
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="babelscope-store")
+        self._pending = None
+
+    def _write(self, k: int, start: int, values: dict, valid: dict, gen: list) -> None:
+        self._writer.write_rows(start, values, valid)
+        atomic_write_text(self._dir / f"chunk-{k:06d}.json",
+                          json.dumps({"chunk": k, "start": start, "generated": gen}, ensure_ascii=False))
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def submit(self, k: int, start: int, values: dict, valid: dict, gen: list) -> None:
+        self._wait()
+        self._pending = self._pool.submit(self._write, k, start, values, valid, gen)
+
+    def close(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def _record_chunk(adapter: ModelAdapter, rows: list[TaskSample], sites: Sequence[Site],
-                  settings: RecordSettings) -> tuple[dict, dict, list]:
+                  settings: RecordSettings, layout: dict[str, ViewLayout]) -> tuple[dict, dict, list]:
     n = len(rows)
-    values = {f"{s.name}/{v}": np.full((n, s.n_units), np.nan, dtype=np.float32)
-              for s in sites for v in _views_of(s, settings)}
-    valid = {valid_path(s.name, v): np.zeros(n, dtype=bool) for s in sites for v in _views_of(s, settings)}
+    values = {v: np.full((n, lay.total), np.nan, dtype=np.float32) for v, lay in layout.items()}
+    valid = {v: np.zeros((n, len(lay.sites)), dtype=bool) for v, lay in layout.items()}
     generated: list = [None] * n
     offset = 0
     for _, group in groupby(rows, key=adapter.batch_key):
         sub = list(group)
-        idx = np.arange(offset, offset + len(sub))
+        idx = slice(offset, offset + len(sub))
         offset += len(sub)
         audio = [read_audio(s.audio, adapter.sample_rate) if s.modality == "speech" else None for s in sub]
         batch = adapter.prepare(sub, audio)
@@ -188,27 +223,29 @@ def _record_chunk(adapter: ModelAdapter, rows: list[TaskSample], sites: Sequence
         for site in sites:
             if site.stream == "encoder":
                 if site.name in res.encoder:
-                    values[f"{site.name}/encoder"][idx] = res.encoder[site.name].numpy()
-                    valid[valid_path(site.name, "encoder")][idx] = True
+                    i, off, u = layout["encoder"].span(site.name)
+                    values["encoder"][idx, off:off + u] = res.encoder[site.name].numpy()
+                    valid["encoder"][idx, i] = True
                 continue
             for s in sorted(set(settings.steps)):
                 ok = res.step_valid[s].numpy()
                 for v in settings.decoder_views:
                     key = (site.name, s, v)
                     if key not in res.decoder:
-                        continue
+                        continue  # generation stopped before step s for the whole batch
+                    view = step_view(s, v)
+                    i, off, u = layout[view].span(site.name)
                     vals = res.decoder[key].numpy().copy()
                     vals[~ok] = np.nan
-                    values[f"{site.name}/{step_view(s, v)}"][idx] = vals
-                valid[valid_path(site.name, step_view(s, "mean"))][idx] = ok & any(
-                    (site.name, s, v) in res.decoder for v in settings.decoder_views)
-        for j, toks in zip(idx, res.generated):
+                    values[view][idx, off:off + u] = vals
+                    valid[view][idx, i] = ok
+        for j, toks in zip(range(idx.start, idx.stop), res.generated):
             generated[j] = {"tokens": toks, "text": adapter.decode(toks)}
     return values, valid, generated
 
 
 def _finalize(out: Path, adapter: ModelAdapter, samples: Sequence[TaskSample], sites: Sequence[Site],
-              settings: RecordSettings, meta: dict, n_chunks: int) -> Activations:
+              settings: RecordSettings, meta: dict, n_chunks: int, layout: dict[str, ViewLayout]) -> Activations:
     gen: list = []
     for k in range(n_chunks):
         path = out / CHUNKS / f"chunk-{k:06d}.json"
@@ -227,25 +264,18 @@ def _finalize(out: Path, adapter: ModelAdapter, samples: Sequence[TaskSample], s
     import zarr
 
     root = zarr.open_group(str(out / "responses.zarr"), mode="r")
-    missing: dict[str, int] = {}
-    for site in sites:
-        for view in _views_of(site, settings):
-            vkey = valid_path(site.name, view)
-            if vkey not in missing:
-                missing[vkey] = int((~np.asarray(root[vkey][:])).sum())
+    missing: dict[str, dict[str, int]] = {}
+    steps_missing: dict[str, int] = {}
+    for view, lay in layout.items():
+        counts = (~np.asarray(root[f"{view}/valid"][:])).sum(0)
+        missing[view] = {site: int(c) for site, c in zip(lay.sites, counts)}
+        if view.endswith("/mean") and len(counts):
+            steps_missing[view.split("/")[0][5:]] = int(counts.max())
     site_meta = [{**s.to_dict(), "views": _views_of(s, settings)} for s in sites]
     manifest = {"artifact": "activations", "babelscope_version": __version__, **meta,
                 "sites": site_meta, "n_samples": len(samples), "missing": missing,
-                "steps_missing": _steps_missing(root, sites, settings),
+                "steps_missing": steps_missing, "layout": {v: lay.to_dict() for v, lay in layout.items()},
                 "decoder_prompt_length": adapter.decoder_prompt_length}
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
     return Activations(out)
 
-
-def _steps_missing(root, sites: Sequence[Site], settings: RecordSettings) -> dict[str, int]:
-    """Samples whose generated sequence ended before each step (no response there, never padded)."""
-    dec = [s for s in sites if s.stream == "decoder"]
-    if not dec:
-        return {}
-    return {str(s): int((~np.asarray(root[valid_path(dec[0].name, step_view(s, "mean"))][:])).sum())
-            for s in sorted(set(settings.steps))}

@@ -4,22 +4,26 @@ Layout of a store folder::
 
     STORE/
       record.json        settings of the run (written first; a resume must match it)
-      responses.zarr/    Zarr v3 group; root coordinates over dimension ``sample``
-                         (sample_id, task, src_lang, tgt_lang, modality, group)
-        <site>/encoder             float [sample, unit]  (encoder-stream sites)
-        <site>/valid_encoder       bool  [sample]
-        <site>/step=S/mean         float [sample, unit]  (decoder-stream sites)
-        <site>/step=S/last         float [sample, unit]
-        <site>/step=S/valid        bool  [sample]
+      responses.zarr/    Zarr v3 group. Root coordinates over dimension ``sample``: ``sample`` (the
+                         sample id, the index), task, src_lang, tgt_lang, modality, group, corpus_id
+        <view>/values    float [sample, unit]: every site of the view side by side (layout.py);
+                         views: ``encoder``, ``step=S/mean``, ``step=S/last``
+        <view>/valid     bool  [sample, site]: False where the sample has no response
+        <view>/unit_site, unit_index, unit_component, unit_layer, unit_kind, unit_group   [unit]
+        <view>/site      [site] names, for ``valid``
       chunks/chunk-NNNNNN.json   completion record of each chunk of samples (+ its generated text)
       samples.parquet    one row per sample: ids, task, languages, modality, generated tokens and text
-      manifest.json      written last: model, settings, counts, package version -> the store is complete
+      manifest.json      written last: model, settings, sites, layout, counts -> the store is complete
 
 Rows of samples with no response (a speech sample at a text-encoder site, or a sequence that ended
-before step S) are NaN and flagged False in the matching ``valid`` array. With xarray::
+before step S) are NaN and flagged False in ``valid``. With xarray alone::
 
     tree = xarray.open_datatree("STORE/responses.zarr", engine="zarr")
-    tree["text_decoder.layers.0.ffn.fc1/step=2"]["mean"]   # dims (sample, unit), coords inherited
+    ds = tree["step=2/mean"].to_dataset().assign_coords(tree.ds.coords)
+    fc1 = ds["values"].where(ds.unit_site == "text_decoder.layers.0.ffn.fc1", drop=True)
+    fc1.where(fc1.src_lang == "deu", drop=True)              # dims (sample, unit)
+
+(DataTree nodes inherit only the index ``sample``; ``assign_coords`` adds language, task, modality.)
 """
 
 from __future__ import annotations
@@ -33,13 +37,16 @@ import numpy as np
 import pandas as pd
 
 from babelscope.errors import StoreError
+from babelscope.record.layout import ViewLayout
 
 RESPONSES = "responses.zarr"
 MANIFEST = "manifest.json"
 SETTINGS = "record.json"
 SAMPLES = "samples.parquet"
 CHUNKS = "chunks"
-COORDS = ("sample_id", "task", "src_lang", "tgt_lang", "modality", "group")
+#: per-sample coordinates at the root; ``sample`` (the sample id) is the index of dimension ``sample``
+COORDS = {"sample": "sample_id", "task": "task", "src_lang": "src_lang", "tgt_lang": "tgt_lang",
+          "modality": "modality", "group": "group", "corpus_id": "corpus_id"}
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -48,55 +55,112 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def array_path(site: str, view: str) -> str:
-    return f"{site}/{view}"
-
-
-def valid_path(site: str, view: str) -> str:
-    return f"{site}/valid_encoder" if view == "encoder" else f"{site}/{view.split('/')[0]}/valid"
+UNIT_CHUNK = 8192
 
 
 class StoreWriter:
-    """Creates the arrays of a new store and writes chunks of rows into them."""
+    """Creates the store's arrays and writes chunks of rows into them (concurrently, via zarr's
+    asynchronous API: one event-loop round trip per chunk)."""
 
-    def __init__(self, folder: Path, *, samples: pd.DataFrame, arrays: dict[str, int], chunk_rows: int,
-                 dtype: str) -> None:
+    def __init__(self, folder: Path, *, samples: pd.DataFrame, layout: dict[str, ViewLayout],
+                 site_meta: dict[str, dict[str, Any]], chunk_rows: int, dtype: str) -> None:
         import zarr
 
         self.folder = folder
-        self.chunk_rows = chunk_rows
         self.dtype = np.dtype(dtype)
         path = folder / RESPONSES
         n = len(samples)
         if not (path / "zarr.json").exists():
             root = zarr.open_group(str(path), mode="w", zarr_format=3)
-            for c in COORDS:
-                vals = samples[c].astype(str).to_numpy()
-                a = root.create_array(c, shape=(n,), dtype=str, chunks=(max(n, 1),),
-                                      dimension_names=["sample"], fill_value="")
-                a[:] = vals
+            for c, col in COORDS.items():
+                _write_1d(root, c, samples[col].astype(str).to_numpy(), "sample")
             root.attrs["babelscope"] = {"n_samples": n, "dtype": str(self.dtype)}
+            # CF convention read by xarray: these root arrays are coordinates, not data variables
+            root.attrs["coordinates"] = " ".join(c for c in COORDS if c != "sample")
         root = zarr.open_group(str(path), mode="r+", zarr_format=3)
-        self.arrays: dict[str, Any] = {}
-        self.valid: dict[str, Any] = {}
-        for key, units in arrays.items():
-            site, view = key.split("/", 1)
-            if key not in root:
-                root.create_array(key, shape=(n, units), dtype=self.dtype, chunks=(chunk_rows, units),
-                                  fill_value=np.nan, dimension_names=["sample", "unit"])
-            self.arrays[key] = root[key]
-            vkey = valid_path(site, view)
-            if vkey not in self.valid:
-                if vkey not in root:
-                    root.create_array(vkey, shape=(n,), dtype=bool, chunks=(chunk_rows,), fill_value=False,
-                                      dimension_names=["sample"])
-                self.valid[vkey] = root[vkey]
+        present = {k for k, _ in root.members(max_depth=None)}
+        arrays: list[tuple[str, dict[str, Any], np.ndarray | None]] = []
+        for view, lay in layout.items():
+            if f"{view}/values" in present:
+                continue
+            root.require_group(view)
+            arrays.append((f"{view}/values", dict(shape=(n, lay.total), dtype=self.dtype, fill_value=np.nan,
+                                                  chunks=(chunk_rows, max(1, min(lay.total, UNIT_CHUNK))),
+                                                  dimension_names=["sample", "unit"]), None))
+            arrays.append((f"{view}/valid", dict(shape=(n, len(lay.sites)), dtype=bool, fill_value=False,
+                                                 chunks=(chunk_rows, len(lay.sites)),
+                                                 dimension_names=["sample", "site"]), None))
+            site_of_unit = np.repeat(np.array(lay.sites, dtype=object), lay.units)
+            meta = [site_meta[s] for s in site_of_unit]
+            coords = {
+                "site": (np.array(lay.sites, dtype=str), "site"),
+                "unit_site": (site_of_unit.astype(str), "unit"),
+                "unit_index": (np.concatenate([np.arange(u) for u in lay.units]).astype(np.int32), "unit"),
+                "unit_component": (np.array([m["component"] for m in meta], dtype=str), "unit"),
+                "unit_layer": (np.array([m["layer"] for m in meta], dtype=np.int32), "unit"),
+                "unit_kind": (np.array([m["kind"] for m in meta], dtype=str), "unit"),
+                "unit_group": (np.array([m["group"] for m in meta], dtype=str), "unit"),
+            }
+            for name, (vals, dim) in coords.items():
+                arrays.append((f"{view}/{name}", _spec_1d(vals, dim), vals))
+            root[view].attrs["coordinates"] = " ".join(coords)
+        if arrays:
+            _run(_create_arrays(root, arrays))
+        self.values = {v: root[f"{v}/values"] for v in layout}
+        self.valid = {v: root[f"{v}/valid"] for v in layout}
 
     def write_rows(self, start: int, values: dict[str, np.ndarray], valid: dict[str, np.ndarray]) -> None:
-        for key, arr in values.items():
-            self.arrays[key][start:start + arr.shape[0]] = arr.astype(self.dtype, copy=False)
-        for key, v in valid.items():
-            self.valid[key][start:start + v.shape[0]] = v
+        jobs = []
+        for view, arr in values.items():
+            jobs.append(self.values[view].async_array.setitem(
+                slice(start, start + arr.shape[0]), arr.astype(self.dtype, copy=False)))
+            jobs.append(self.valid[view].async_array.setitem(slice(start, start + arr.shape[0]), valid[view]))
+        _run(_gather(jobs))
+
+
+def _has(root, key: str) -> bool:
+    try:
+        root[key]
+        return True
+    except KeyError:
+        return False
+
+
+def _spec_1d(values: np.ndarray, dim: str) -> dict[str, Any]:
+    dtype = str if values.dtype.kind in "UO" else values.dtype
+    return dict(shape=values.shape, dtype=dtype, chunks=(max(len(values), 1),), dimension_names=[dim],
+                fill_value="" if dtype is str else 0)
+
+
+def _write_1d(group, name: str, values: np.ndarray, dim: str) -> None:
+    a = group.create_array(name, overwrite=True, **_spec_1d(values, dim))
+    a[:] = values
+
+
+async def _create_arrays(root, arrays: list[tuple[str, dict[str, Any], np.ndarray | None]]) -> None:
+    """Create arrays (and fill the small coordinate ones) concurrently."""
+    import asyncio
+
+    g = root._async_group
+
+    async def one(name: str, spec: dict[str, Any], values: np.ndarray | None) -> None:
+        a = await g.create_array(name=name, overwrite=True, **spec)
+        if values is not None:
+            await a.setitem(slice(None), values)
+
+    await asyncio.gather(*[one(*a) for a in arrays])
+
+
+async def _gather(jobs) -> None:
+    import asyncio
+
+    await asyncio.gather(*jobs)
+
+
+def _run(coro):
+    from zarr.core.sync import sync
+
+    return sync(coro)
 
 
 class Activations:
@@ -116,6 +180,7 @@ class Activations:
         self._root = zarr.open_group(str(self.folder / RESPONSES), mode="r", zarr_format=3)
         self._sites = {s["name"]: s for s in self.manifest["sites"]}
         self._views = {s["name"]: list(s["views"]) for s in self.manifest["sites"]}
+        self.layout = {v: ViewLayout.from_dict(v, d) for v, d in self.manifest["layout"].items()}
         self._samples: pd.DataFrame | None = None
 
     @property
@@ -146,20 +211,49 @@ class Activations:
 
     def responses(self, site: str, view: str, units: slice | Iterable[int] | None = None,
                   samples: slice | np.ndarray | None = None) -> np.ndarray:
-        """``[sample, unit]`` responses (NaN rows where missing) in the store's dtype."""
+        """``[sample, unit]`` responses of one site (NaN rows where missing) in the store's dtype.
+
+        ``units`` selects units of the site (a slice or indices, relative to the site); ``samples``
+        selects rows (a slice, indices or a boolean mask).
+        """
         self._check(site, view)
-        arr = self._root[array_path(site, view)]
+        _, off, n = self.layout[view].span(site)
+        arr = self._root[f"{view}/values"]
+        if units is None:
+            cols: slice | np.ndarray = slice(off, off + n)
+        elif isinstance(units, slice):
+            start, stop, step = units.indices(n)
+            cols = slice(off + start, off + stop, step)
+        else:
+            idx = np.asarray(list(units), dtype=np.int64)
+            if idx.size and (idx.min() < 0 or idx.max() >= n):
+                raise StoreError(f"units out of range for site {site!r} ({n} units)")
+            cols = idx + off
         rows = slice(None) if samples is None else samples
-        cols = slice(None) if units is None else units
-        if isinstance(cols, slice) and isinstance(rows, slice):
+        if isinstance(rows, np.ndarray) and rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        if isinstance(rows, slice) and isinstance(cols, slice) and cols.step in (None, 1):
             return np.asarray(arr[rows, cols])
-        data = np.asarray(arr[rows, :]) if isinstance(rows, slice) else np.asarray(arr.oindex[rows, :])
-        return data[:, cols] if not isinstance(cols, slice) else data[:, cols]
+        return np.asarray(arr.oindex[rows, cols])
+
+    def to_xarray(self, site: str, view: str):
+        """One (site, view) as an ``xarray.DataArray`` with every sample coordinate attached."""
+        import xarray as xr
+
+        df = self.samples
+        coords = {"sample": df["sample_id"].to_numpy()}
+        for c, col in COORDS.items():
+            if c != "sample":
+                coords[c] = ("sample", df[col].astype(str).to_numpy())
+        coords["unit"] = np.arange(self.n_units(site))
+        return xr.DataArray(self.responses(site, view), dims=("sample", "unit"), coords=coords,
+                            name=f"{site}/{view}", attrs={"site": site, "view": view})
 
     def valid(self, site: str, view: str) -> np.ndarray:
         """Boolean ``[sample]``: False where the sample has no response at this site and view."""
         self._check(site, view)
-        return np.asarray(self._root[valid_path(site, view)][:])
+        i, _, _ = self.layout[view].span(site)
+        return np.asarray(self._root[f"{view}/valid"][:, i])
 
     def _check(self, site: str, view: str | None = None) -> None:
         if site not in self._sites:
