@@ -14,7 +14,9 @@ app = typer.Typer(name="babelscope", no_args_is_help=True, add_completion=False,
                   help="Find, test and show language- and modality-selective neurons in speech-text models.")
 err_console = Console(stderr=True)
 
-for _mod in ("babelscope.cli.record_cmds", "babelscope.cli.demo_cmd", "babelscope.cli.rank_cmds"):
+for _mod in ("babelscope.cli.record_cmds", "babelscope.cli.run_cmds", "babelscope.cli.rank_cmds",
+             "babelscope.cli.intervene_cmds", "babelscope.cli.zoo_cmds", "babelscope.cli.corpus_cmds",
+             "babelscope.cli.report_cmds"):
     try:
         importlib.import_module(_mod).register(app)
     except ModuleNotFoundError as exc:  # a stage not yet built
@@ -35,9 +37,8 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print("aborted")
         sys.exit(130)
     except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        # typer may vendor its own click: recognise usage errors by their interface
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
         raise

@@ -11,7 +11,7 @@ import json
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from babelscope.errors import ManifestError
 from babelscope.models.langcodes import is_known_language
@@ -113,6 +113,19 @@ def parse_record(obj: Any, *, path: Path, line: int, root: Path, check_audio: bo
                         split=split, line=line)
 
 
+def iter_json_lines(path: Path) -> Iterator[tuple[int, Any, str | None]]:
+    """``(line number, decoded object, problem)`` for every non-blank line of a JSON-lines file;
+    ``problem`` says why a line is not valid JSON (the object is then None)."""
+    with Path(path).open("r", encoding="utf-8") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield lineno, json.loads(raw), None
+            except json.JSONDecodeError as exc:
+                yield lineno, None, f"not valid JSON ({exc.msg} at column {exc.colno})"
+
+
 def read_manifest(folder: str | Path, *, check_audio: bool = True) -> Corpus:
     """Read and validate ``folder/manifest.jsonl``; raises :class:`ManifestError` on the first problem."""
     root = Path(folder)
@@ -122,24 +135,19 @@ def read_manifest(folder: str | Path, *, check_audio: bool = True) -> Corpus:
     records: list[CorpusRecord] = []
     seen: dict[str, int] = {}
     seen_keys: dict[tuple[str, str, str], int] = {}
-    with path.open("r", encoding="utf-8") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise _err(path, lineno, None, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-            rec = parse_record(obj, path=path, line=lineno, root=root.resolve(), check_audio=check_audio)
-            if rec.id in seen:
-                raise _err(path, lineno, "id", f"duplicate id {rec.id!r} (first on line {seen[rec.id]})")
-            seen[rec.id] = lineno
-            key = (rec.group, rec.lang, rec.modality)
-            if key in seen_keys:
-                raise _err(path, lineno, "group", f"group {rec.group!r} already has a {rec.lang} {rec.modality} "
-                           f"record (line {seen_keys[key]})")
-            seen_keys[key] = lineno
-            records.append(rec)
+    for lineno, obj, problem in iter_json_lines(path):
+        if problem is not None:
+            raise _err(path, lineno, None, problem)
+        rec = parse_record(obj, path=path, line=lineno, root=root.resolve(), check_audio=check_audio)
+        if rec.id in seen:
+            raise _err(path, lineno, "id", f"duplicate id {rec.id!r} (first on line {seen[rec.id]})")
+        seen[rec.id] = lineno
+        key = (rec.group, rec.lang, rec.modality)
+        if key in seen_keys:
+            raise _err(path, lineno, "group", f"group {rec.group!r} already has a {rec.lang} {rec.modality} "
+                       f"record (line {seen_keys[key]})")
+        seen_keys[key] = lineno
+        records.append(rec)
     if not records:
         raise ManifestError(f"{path}: the manifest holds no records")
     return Corpus(root=root.resolve(), records=records)

@@ -1,7 +1,8 @@
 """Model adapters (one file per family) and the built-in models.
 
 ``load_model(name_or_path)`` accepts a built-in name (``babelscope models`` lists them), a local
-directory, or a Hugging Face hub id (used from the local cache when offline).
+directory (a transformers model, or a CTranslate2/faster-whisper Whisper folder, converted on first
+load), or a Hugging Face hub id (used from the local cache when offline).
 """
 
 from __future__ import annotations
@@ -72,8 +73,12 @@ def load_model(name: str, *, device: str = "cpu", dtype: str = "float32", seed: 
         local = str(path)
     elif Path(name).is_dir():
         path = Path(name)
-        family = _family_of(path, name)
         source = {"id": str(path.resolve()), "builtin": False, "revision": _fingerprint(path)}
+        from babelscope.models.ct2_whisper import ct2_to_hf_cached, is_ct2_dir
+
+        if is_ct2_dir(path):  # CTranslate2 (faster-whisper) folder: converted once into the cache
+            path = ct2_to_hf_cached(path)
+        family = _family_of(path, name)
         local = str(path)
     else:
         family = _family_of(None, name)

@@ -23,6 +23,18 @@ BUILD_VERSION = "2"
 DEMO_LANGS = ("eng", "deu", "spa", "fra", "jpn", "cmn")
 
 
+#: SeamlessM4T v2 config for the speech-generation parts (text-to-unit model, vocoder): babelscope
+#: only generates text, so small models keep these minimal
+MINIMAL_SPEECH_GENERATION = dict(
+    t2u_vocab_size=32, char_vocab_size=32, t2u_encoder_layers=1, t2u_decoder_layers=1,
+    t2u_encoder_ffn_dim=32, t2u_decoder_ffn_dim=32, t2u_encoder_attention_heads=2,
+    t2u_decoder_attention_heads=2, t2u_max_position_embeddings=64, t2u_variance_predictor_embed_dim=64,
+    t2u_variance_predictor_hidden_dim=16, upsample_initial_channel=32, upsample_rates=[2, 2],
+    upsample_kernel_sizes=[4, 4], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
+    unit_hifi_gan_vocab_size=16, unit_embed_dim=16, lang_embed_dim=8, spkr_embed_dim=8,
+    vocoder_num_langs=4, vocoder_num_spkrs=2)
+
+
 def cache_dir() -> Path:
     root = os.environ.get("BABELSCOPE_CACHE") or Path.home() / ".cache" / "babelscope"
     return Path(root)
@@ -59,14 +71,7 @@ def build_tiny_seamless(out: Path, seed: int = 0) -> None:
         decoder_start_token_id=tok.eos_token_id,
         encoder_layerdrop=0.0, decoder_layerdrop=0.0, speech_encoder_layerdrop=0.0, dropout=0.0,
         attention_dropout=0.0, adaptor_dropout=0.0, speech_encoder_dropout=0.0,
-        # speech-generation parts, unused by babelscope, kept minimal
-        t2u_vocab_size=32, char_vocab_size=32, t2u_encoder_layers=1, t2u_decoder_layers=1,
-        t2u_encoder_ffn_dim=32, t2u_decoder_ffn_dim=32, t2u_encoder_attention_heads=2,
-        t2u_decoder_attention_heads=2, t2u_max_position_embeddings=64, t2u_variance_predictor_embed_dim=64,
-        t2u_variance_predictor_hidden_dim=16, upsample_initial_channel=32, upsample_rates=[2, 2],
-        upsample_kernel_sizes=[4, 4], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
-        unit_hifi_gan_vocab_size=16, unit_embed_dim=16, lang_embed_dim=8, spkr_embed_dim=8,
-        vocoder_num_langs=4, vocoder_num_spkrs=2)
+        **MINIMAL_SPEECH_GENERATION)
     torch.manual_seed(seed)
     model = SeamlessM4Tv2Model(cfg).eval()
     model.save_pretrained(str(out))
@@ -122,6 +127,10 @@ BUILTINS: dict[str, Builtin] = {
     "tiny-random-whisper": Builtin("tiny-random-whisper", "whisper",
                                    "Whisper architecture, random weights (d_model 64, 2+2 layers); for tests",
                                    build_tiny_whisper),
+    "babel-mini": Builtin("babel-mini", "seamless",
+                          "SeamlessM4T v2 architecture trained by babelscope on its demo corpus (6 languages, "
+                          "speech and text; 7.6 M parameters); see its model card", None,
+                          shipped="zoo/babel-mini"),
 }
 
 
@@ -129,7 +138,13 @@ def builtin_path(name: str, seed: int = 0) -> Path:
     """Folder of a built-in model, building it on first use (atomically: a crash leaves no half folder)."""
     spec = BUILTINS[name]
     if spec.shipped:
-        return Path(str(resources.files("babelscope.models").joinpath(spec.shipped)))
+        path = Path(str(resources.files("babelscope.models").joinpath(spec.shipped)))
+        if not (path / "config.json").is_file():
+            from babelscope.errors import ModelLoadError
+
+            raise ModelLoadError(f"built-in model {name!r}: its shipped files are missing from {path} "
+                                 "(reinstall babelscope, or train it with `babelscope zoo train-mini`)")
+        return path
     import transformers
 
     folder = cache_dir() / "builtin" / f"{name}-s{seed}-v{BUILD_VERSION}-tf{transformers.__version__}"

@@ -31,7 +31,7 @@ class SeamlessAdapter(ModelAdapter):
         cfg = self.model.config
         # adaptor layers continue the conformer's layer numbering
         self.layer_offsets = {"speech_encoder.adapter.": cfg.speech_encoder_layers}
-        self._lang_ids: dict[str, int] = dict(self.model.generation_config.text_decoder_lang_to_code_id or {})
+        self._lang_ids: dict[str, int] = dict(getattr(self.model.generation_config, "text_decoder_lang_to_code_id", None) or {})
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod

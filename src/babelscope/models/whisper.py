@@ -102,7 +102,20 @@ class WhisperAdapter(ModelAdapter):
                                       language=batch.extra["language"], task=batch.extra["task"],
                                       max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                                       return_timestamps=False)
-        return out if isinstance(out, torch.Tensor) else out.sequences
+        seq = out if isinstance(out, torch.Tensor) else out.sequences
+        return self._with_prompt(seq, batch)
+
+    def _with_prompt(self, seq: torch.Tensor, batch: PreparedBatch) -> torch.Tensor:
+        """Whisper's ``generate`` may return the sequence without its start tokens; put them back so
+        every adapter returns ``[prompt, generated...]`` (HF ``generate`` convention)."""
+        gc = self.model.generation_config
+        prompt = torch.tensor([gc.decoder_start_token_id, gc.lang_to_id[f"<|{batch.extra['language']}|>"],
+                               gc.task_to_id[batch.extra["task"]], gc.no_timestamps_token_id],
+                              dtype=seq.dtype, device=seq.device)
+        P = len(prompt)
+        if seq.shape[1] >= P and bool((seq[:, :P] == prompt).all()):
+            return seq
+        return torch.cat([prompt[None, :].expand(seq.shape[0], -1), seq], dim=1)
 
     def decoder_input_module(self) -> torch.nn.Module:
         return self.model.model.decoder.embed_tokens

@@ -8,6 +8,7 @@ an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -96,10 +97,13 @@ def _check_inputs(adapter: ModelAdapter, samples: Sequence[TaskSample]) -> None:
 
 
 def _settings_record(adapter: ModelAdapter, samples: Sequence[TaskSample], sites: Sequence[Site],
-                     settings: RecordSettings) -> dict:
+                     settings: RecordSettings, forcing=None) -> dict:
     ids = hashlib.sha256("\n".join(s.sample_id for s in samples).encode()).hexdigest()[:16]
-    return {"model": adapter.describe(), "settings": asdict(settings),
+    meta = {"model": adapter.describe(), "settings": asdict(settings),
             "sites": [s.name for s in sites], "n_samples": len(samples), "sample_ids_sha256": ids}
+    if forcing is not None:
+        meta["forcing"] = forcing.meta or {"description": forcing.description}
+    return meta
 
 
 def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -116,14 +120,18 @@ def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 def record(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | Path,
            settings: RecordSettings | None = None, *, overwrite: bool = False, progress: bool = True,
-           on_chunk: Callable[[int], None] | None = None) -> Activations:
-    """Record responses of ``adapter`` for ``samples`` into the store folder ``out`` and open it."""
+           on_chunk: Callable[[int], None] | None = None, forcing=None) -> Activations:
+    """Record responses of ``adapter`` for ``samples`` into the store folder ``out`` and open it.
+
+    ``forcing`` (a :class:`babelscope.intervene.ForcingPlan`) forces units during recording: the
+    store then holds the responses of the forced model (its hooks run before the recording hooks).
+    """
     settings = settings or RecordSettings()
     settings.validate(adapter)
     sites = select_sites(adapter.sites(), list(settings.sites))
     _check_inputs(adapter, samples)
     out = Path(out)
-    meta = json.loads(json.dumps(_settings_record(adapter, samples, sites, settings)))
+    meta = json.loads(json.dumps(_settings_record(adapter, samples, sites, settings, forcing)))
     if out.exists() and overwrite:
         shutil.rmtree(out)
     if (out / SETTINGS).is_file():
@@ -156,7 +164,7 @@ def record(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | Path
             for k in todo:
                 start = k * settings.batch_size
                 rows = list(samples[start:start + settings.batch_size])
-                values, valid, gen = _record_chunk(adapter, rows, sites, settings, layout)
+                values, valid, gen = _record_chunk(adapter, rows, sites, settings, layout, forcing)
                 sink.submit(k, start, values, valid, gen)
                 advance(len(rows))
                 if on_chunk is not None:
@@ -202,7 +210,7 @@ class _ChunkSink:
 
 
 def _record_chunk(adapter: ModelAdapter, rows: list[TaskSample], sites: Sequence[Site],
-                  settings: RecordSettings, layout: dict[str, ViewLayout]) -> tuple[dict, dict, list]:
+                  settings: RecordSettings, layout: dict[str, ViewLayout], forcing=None) -> tuple[dict, dict, list]:
     n = len(rows)
     values = {v: np.full((n, lay.total), np.nan, dtype=np.float32) for v, lay in layout.items()}
     valid = {v: np.zeros((n, len(lay.sites)), dtype=bool) for v, lay in layout.items()}
@@ -217,7 +225,14 @@ def _record_chunk(adapter: ModelAdapter, rows: list[TaskSample], sites: Sequence
         cap = StepCapture(sites=sites, steps=settings.steps, batch=batch, prompt_length=adapter.decoder_prompt_length,
                           eos_token_id=adapter.eos_token_id, encoder_pooling=settings.encoder_pooling,
                           decoder_views=settings.decoder_views)
-        with temporary_hooks(cap.hook_specs(adapter.module, adapter.decoder_input_module())):
+        if forcing is not None:
+            from babelscope.intervene.hooks import forcing_hooks
+
+            forced = forcing_hooks(adapter, forcing, batch)
+        else:
+            forced = contextlib.nullcontext()
+        # forcing hooks first: forward hooks run in registration order, so the capture sees forced values
+        with forced, temporary_hooks(cap.hook_specs(adapter.module, adapter.decoder_input_module())):
             seq = adapter.generate(batch, settings.max_new_tokens)
         res = cap.result(seq)
         for site in sites:

@@ -1,0 +1,138 @@
+"""Typed run configuration (``babelscope run CONFIG.toml``), validated with pydantic.
+
+Every table forbids unknown keys, so a typo is an error naming the key instead of a silently
+ignored setting. See ``configs/*.toml`` for complete examples and docs/run.md for every key.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+TASK_NAMES = ("asr", "s2t", "t2t", "en2x_s2t", "en2x_t2t")
+ANALYSES = ("source_language", "target_language", "modality")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelCfg(_Strict):
+    name: str = "babel-mini"
+    device: str = "cpu"
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+
+
+class CorpusCfg(_Strict):
+    #: "demo" builds the built-in demo corpus into the run folder; otherwise a corpus folder
+    source: str = "demo"
+    split: Optional[str] = None
+    max_groups: Optional[int] = Field(default=None, ge=1)
+    langs: Optional[list[str]] = None
+    pivot: str = "eng"
+
+
+class RecordCfg(_Strict):
+    tasks: list[str] = list(TASK_NAMES)
+    steps: list[int] = [2, 7, 12]
+    sites: list[str] = ["text_decoder", "speech_encoder", "text_encoder"]
+    batch_size: int = Field(default=16, ge=1)
+    max_new_tokens: int = Field(default=24, ge=1)
+    dtype: Literal["float32", "float16"] = "float32"
+    backend: Literal["local", "ray"] = "local"
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks(cls, v: list[str]) -> list[str]:
+        bad = [t for t in v if t not in TASK_NAMES]
+        if bad or not v:
+            raise ValueError(f"unknown task(s) {bad}; choose from {list(TASK_NAMES)}")
+        return v
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, v: list[int]) -> list[int]:
+        if not v or any(s < 1 for s in v):
+            raise ValueError("give at least one step, each >= 1")
+        return sorted(set(v))
+
+
+class RankCfg(_Strict):
+    analyses: list[Literal["source_language", "target_language", "modality"]] = list(ANALYSES)  # type: ignore[assignment]
+    block_units: int = Field(default=4096, ge=1)
+
+
+class SelectCfg(_Strict):
+    k: int = Field(default=100, ge=1)
+    mode: Literal["top", "bottom", "both"] = "both"
+    component: Literal["speech_encoder", "text_encoder", "text_decoder", "decoder_attn", "decoder_ffn"] = "text_decoder"
+    seed: int = 0
+
+
+class InterventionCfg(_Strict):
+    name: str
+    kind: Literal["steering", "median_replacement"] = "steering"
+    #: the modality whose recordings the neuron set comes from, and the input modality forced
+    source_modality: Literal["speech", "text"] = "speech"
+    target_modality: Literal["speech", "text"] = "text"
+    label: str
+    #: the ranking step the set is selected at
+    select_step: int = Field(default=2, ge=1)
+    k: int = Field(default=100, ge=1)
+    mode: Literal["top", "bottom", "both"] = "top"
+    component: Literal["speech_encoder", "text_encoder", "text_decoder", "decoder_attn", "decoder_ffn"] = "text_decoder"
+    value: Literal["on_p50", "on_p90", "off_p50", "off_mean", "zero"] = "on_p50"
+    factor: float = 1.0
+    positions: Literal["all", "newest"] = "all"
+    steps: Optional[list[int]] = None
+    ask: Optional[str] = None
+    max_per_lang: Optional[int] = Field(default=None, ge=1)
+    baseline_seed: int = 0
+
+    @field_validator("steps")
+    @classmethod
+    def _range(cls, v: Optional[list[int]]) -> Optional[list[int]]:
+        if v is not None and (len(v) != 2 or v[0] < 1 or v[1] <= v[0]):
+            raise ValueError("steps must be [a, b] with 1 <= a < b (the step range [a, b))")
+        return v
+
+
+class InterveneCfg(_Strict):
+    batch_size: int = Field(default=32, ge=1)
+    max_new_tokens: int = Field(default=24, ge=1)
+    lid_langs: Optional[list[str]] = None
+    n_boot: int = Field(default=1000, ge=100)
+    runs: list[InterventionCfg] = []
+
+    @model_validator(mode="after")
+    def _unique(self) -> "InterveneCfg":
+        names = [r.name for r in self.runs]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"intervention names must be unique; repeated: {sorted(dup)}")
+        return self
+
+
+class ReportCfg(_Strict):
+    enabled: bool = True
+
+
+class RunConfig(_Strict):
+    name: str = "babelscope-run"
+    seed: int = 0
+    model: ModelCfg = ModelCfg()
+    corpus: CorpusCfg = CorpusCfg()
+    record: RecordCfg = RecordCfg()
+    rank: RankCfg = RankCfg()
+    select: SelectCfg = SelectCfg()
+    intervene: InterveneCfg = InterveneCfg()
+    report: ReportCfg = ReportCfg()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "RunConfig":
+        for r in self.intervene.runs:
+            if r.select_step not in self.record.steps:
+                raise ValueError(f"intervene.runs[{r.name!r}].select_step {r.select_step} is not a recorded step "
+                                 f"{self.record.steps}")
+        return self

@@ -1,0 +1,187 @@
+"""Run an intervention beside its controls and measure the outputs (METHODS §7–8).
+
+Every intervention runs three conditions on the same inputs, batched like recording:
+
+* ``unforced``: the model as it is;
+* ``forced``: the forcing (one or several neuron sets);
+* ``baseline``: for each set, the same number of units drawn at random from the same component
+  (seeded), each forced to its own ``on_p50`` for the set's label, with the same positions and steps.
+
+Steering (``steer_to=T``): the samples ask for their own target language while the control neurons
+of ``T`` are forced; the expected language of every condition is then ``T``, and ``is_asked`` says
+whether the output is still in the language that was asked for.
+
+Artifacts (written atomically into ``out``): ``results.parquet`` (one row per sample × condition:
+ids, languages, text, tokens, metrics), ``summary.json`` (per condition and effects with bootstrap
+95% intervals against ``unforced`` and against ``baseline``) and ``forcing.json`` (the forcings,
+neuron sets included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from babelscope.corpus.tasks import TaskSample
+from babelscope.errors import ConfigError
+from babelscope.intervene.hooks import forcing_hooks
+from babelscope.intervene.spec import Forcing, ForcingPlan, resolve
+from babelscope.models.base import ModelAdapter
+from babelscope.models.generation import generate_texts
+from babelscope.rank.select import NeuronSet, select_units
+
+CONDITIONS = ("unforced", "forced", "baseline")
+EFFECT_METRICS = ("is_expected", "expected_prob", "is_asked", "chrf")
+RESULTS, SUMMARY, FORCING = "results.parquet", "summary.json", "forcing.json"
+
+
+@dataclass
+class InterventionResult:
+    table: pd.DataFrame
+    summary: dict[str, Any]
+    out: Path | None = None
+
+
+def random_baseline(forcing: Forcing, tables: Sequence[pd.DataFrame], *, seed: int = 0) -> Forcing:
+    """The random-k control of ``forcing``: per set, k random units of its component and label.
+
+    ``tables[i]`` is the expertise table the i-th set was selected from (one table serves all sets
+    when a single one is given); the random units get their own ``on_p50`` from it.
+    """
+    if len(tables) == 1:
+        tables = list(tables) * len(forcing.sets)
+    if len(tables) != len(forcing.sets):
+        raise ConfigError(f"baseline: {len(forcing.sets)} neuron sets but {len(tables)} expertise tables")
+    sets = []
+    for i, (ns, table) in enumerate(zip(forcing.sets, tables)):
+        sets.append(select_units(table, ns.label, k=len(ns), mode="random", component=ns.component,
+                                 seed=seed + i, meta={"model": ns.model, "view": ns.view,
+                                                      "analysis": {"analysis": ns.analysis, "task": ns.task,
+                                                                   "modality": ns.modality}}))
+    return Forcing(sets=tuple(sets), value="on_p50", factor=1.0, positions=forcing.positions,
+                   steps=forcing.steps, name="baseline")
+
+
+def _rows(samples: Sequence[TaskSample], outputs: list[dict], condition: str, steer_to: str | None) -> pd.DataFrame:
+    return pd.DataFrame({
+        "sample_id": [s.sample_id for s in samples], "group": [s.group for s in samples],
+        "task": [s.task for s in samples], "src_lang": [s.src_lang for s in samples],
+        "tgt_lang": [s.tgt_lang for s in samples], "modality": [s.modality for s in samples],
+        "condition": condition, "expected_lang": [steer_to or s.tgt_lang for s in samples],
+        "reference": [s.reference for s in samples], "text": [o["text"] for o in outputs],
+        "n_tokens": [len(o["tokens"]) for o in outputs], "tokens": [o["tokens"] for o in outputs]})
+
+
+def _condition_summary(df: pd.DataFrame) -> dict[str, float]:
+    return {"n": int(len(df)), "share_expected": float(df["is_expected"].mean()),
+            "mean_expected_prob": float(df["expected_prob"].mean()),
+            "share_asked": float(df["is_asked"].mean()),
+            "mean_chrf": float(df["chrf"].mean()) if df["chrf"].notna().any() else float("nan")}
+
+
+def summarize_conditions(table: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Per-condition metrics and paired effects (forced − unforced, forced − baseline, baseline − unforced)."""
+    from babelscope.evaluate import bootstrap_ci, paired_diff_ci
+
+    by = {c: g.set_index("sample_id").sort_index() for c, g in table.groupby("condition")}
+    out: dict[str, Any] = {"conditions": {}, "effects": {}}
+    for c, g in by.items():
+        s = _condition_summary(g)
+        est, lo, hi = bootstrap_ci(g["is_expected"].astype(float).to_numpy(), n_boot=n_boot, seed=seed)
+        s["share_expected_ci95"] = [lo, hi]
+        out["conditions"][c] = s
+    pairs = [("forced", "unforced"), ("forced", "baseline"), ("baseline", "unforced")]
+    for a, b in pairs:
+        if a not in by or b not in by:
+            continue
+        eff = {}
+        for m in EFFECT_METRICS:
+            x, y = by[a][m].astype(float), by[b][m].astype(float)
+            if x.isna().all():
+                continue
+            est, lo, hi = paired_diff_ci(x.to_numpy(), y.loc[x.index].to_numpy(), n_boot=n_boot, seed=seed)
+            eff[m] = {"effect": est, "ci95": [lo, hi], "excludes_zero": bool(lo > 0 or hi < 0)}
+        out["effects"][f"{a}-{b}"] = eff
+    return out
+
+
+def _atomic_dir_write(out: Path, files: dict[str, Any]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        for name, obj in files.items():
+            if isinstance(obj, pd.DataFrame):
+                obj.to_parquet(tmp / name, index=False)
+            else:
+                (tmp / name).write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=float))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_intervention(adapter: ModelAdapter, samples: Sequence[TaskSample], forcing: Forcing, *,
+                     baseline: Forcing | None = None, baseline_tables: Sequence[pd.DataFrame] | None = None,
+                     baseline_seed: int = 0, steer_to: str | None = None, batch_size: int = 16,
+                     max_new_tokens: int = 32, lid_langs: Sequence[str] | None = None, n_boot: int = 1000,
+                     out: str | Path | None = None, progress: bool = True) -> InterventionResult:
+    """Generate under ``unforced``, ``forced`` and ``baseline`` and score every output."""
+    from babelscope.evaluate import score_outputs
+
+    if not samples:
+        raise ConfigError("intervention: no samples")
+    if baseline is None:
+        if baseline_tables is None:
+            raise ConfigError("intervention: a random-k baseline is required; pass the expertise tables the "
+                              "sets were selected from (baseline_tables) or a baseline forcing")
+        baseline = random_baseline(forcing, baseline_tables, seed=baseline_seed)
+    if steer_to is not None:
+        adapter.model_lang(steer_to)
+    plans: dict[str, ForcingPlan | None] = {"unforced": None, "forced": resolve(forcing, adapter),
+                                            "baseline": resolve(baseline, adapter)}
+    t0 = time.time()
+    frames = []
+    for cond, plan in plans.items():
+        ctx = None if plan is None else (lambda sub, batch, plan=plan: forcing_hooks(adapter, plan, batch))
+        outputs = generate_texts(adapter, samples, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                                 context=ctx, progress=progress, label=f"intervene: {cond}")
+        frames.append(_rows(samples, outputs, cond, steer_to))
+    table = pd.concat(frames, ignore_index=True)
+    table = score_outputs(table, langs=lid_langs)
+    table["is_asked"] = (table["lid_lang"] == table["tgt_lang"]).to_numpy()
+    summary = {"forcing": forcing.describe(), "baseline": baseline.describe(), "steer_to": steer_to,
+               "n_samples": len(samples), "n_forced_units": plans["forced"].n_units,
+               "lid_langs": list(lid_langs) if lid_langs else None, "model": adapter.describe(),
+               **summarize_conditions(table, n_boot=n_boot), "seconds": round(time.time() - t0, 1)}
+    summary["by_tgt_lang"] = {
+        str(l): {c: _condition_summary(g2) for c, g2 in g.groupby("condition")}
+        for l, g in table.groupby("tgt_lang")}
+    path = None
+    if out is not None:
+        path = Path(out)
+        _atomic_dir_write(path, {RESULTS: table, SUMMARY: summary,
+                                 FORCING: {"forced": forcing.to_json(), "baseline": baseline.to_json()}})
+    return InterventionResult(table=table, summary=summary, out=path)
+
+
+def read_results(folder: str | Path) -> InterventionResult:
+    folder = Path(folder)
+    for name in (RESULTS, SUMMARY):
+        if not (folder / name).is_file():
+            raise ConfigError(f"{folder}: no {name}; not a finished intervention folder")
+    return InterventionResult(table=pd.read_parquet(folder / RESULTS),
+                              summary=json.loads((folder / SUMMARY).read_text()), out=folder)
+
+
+def sets_summary(sets: Sequence[NeuronSet]) -> list[dict[str, Any]]:
+    return [{**ns.provenance(), "n_units": len(ns)} for ns in sets]

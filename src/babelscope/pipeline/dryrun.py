@@ -1,0 +1,138 @@
+"""``babelscope run --dry-run``: what a config will do, without running it.
+
+Lists the stages, the selected sites with their unit counts, the number of samples and the disk
+space the activation store will take. The model is not loaded: its sites are enumerated on
+PyTorch's ``meta`` device from its config (the hub config when reachable or cached; for
+``facebook/seamless-m4t-v2-large`` offline, transformers' default ``SeamlessM4Tv2Config``, which
+is that checkpoint's architecture).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from babelscope.config import RunConfig
+from babelscope.errors import ModelLoadError
+
+#: architectures known without a download: hub id -> (family, config factory)
+KNOWN_CONFIGS = {
+    "facebook/seamless-m4t-v2-large": "seamless",
+}
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    import os
+    import socket
+
+    if os.environ.get("HF_HUB_OFFLINE"):
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _config(name: str):
+    from transformers import AutoConfig, SeamlessM4Tv2Config
+
+    try:
+        return AutoConfig.from_pretrained(name, local_files_only=True)
+    except Exception:
+        pass
+    try:
+        if not _hub_reachable():
+            raise OSError("the Hugging Face hub is not reachable and the config is not cached")
+        return AutoConfig.from_pretrained(name)
+    except Exception as exc:
+        if KNOWN_CONFIGS.get(name) == "seamless":
+            return SeamlessM4Tv2Config()
+        raise ModelLoadError(f"dry run: cannot read the config of {name!r} ({exc.__class__.__name__}); "
+                             "pass a local model folder or run once online") from None
+
+
+def meta_adapter(name: str):
+    """An adapter over a weightless (meta-device) model: enough to enumerate sites."""
+    from babelscope.models import BUILTINS, _family_of, _quiet_transformers
+    from babelscope.models.builtin import builtin_path
+
+    _quiet_transformers()
+    if name in BUILTINS or Path(name).is_dir():
+        from transformers import AutoConfig
+
+        path = builtin_path(name) if name in BUILTINS else Path(name)
+        cfg = AutoConfig.from_pretrained(str(path))
+        family = BUILTINS[name].family if name in BUILTINS else _family_of(path, name)
+    else:
+        cfg = _config(name)
+        family = {"seamless_m4t_v2": "seamless", "whisper": "whisper"}.get(cfg.model_type)
+        if family is None:
+            raise ModelLoadError(f"model {name!r} has model_type {cfg.model_type!r}; babelscope supports "
+                                 "seamless_m4t_v2 and whisper")
+    with torch.device("meta"):
+        if family == "seamless":
+            from transformers import SeamlessM4Tv2Model
+
+            from babelscope.models.seamless import SeamlessAdapter
+
+            return SeamlessAdapter(SeamlessM4Tv2Model(cfg), None, None, name=name,
+                                   source={"id": name, "revision": "config-only"})
+        from transformers import WhisperForConditionalGeneration
+
+        from babelscope.models.whisper import WhisperAdapter
+
+        return WhisperAdapter(WhisperForConditionalGeneration(cfg), None, None, name=name,
+                              source={"id": name, "revision": "config-only"})
+
+
+def _n_samples(cfg: RunConfig) -> tuple[int, str]:
+    from babelscope.corpus import read_manifest
+    from babelscope.corpus.tasks import TASKS
+
+    c = cfg.corpus
+    if c.source == "demo":
+        from babelscope.corpus.demo_corpus import DEMO_LANGS, select_rows
+
+        groups = len(select_rows(split=c.split, max_groups=c.max_groups))
+        langs = list(c.langs or DEMO_LANGS)
+        how = f"demo corpus, {groups} groups"
+    else:
+        if not (Path(c.source) / "manifest.jsonl").is_file():
+            return -1, f"{c.source} (not on this machine: sample count unknown)"
+        recs = read_manifest(c.source, check_audio=False).records
+        groups = len({r.group for r in recs})
+        langs = list(c.langs or sorted({r.lang for r in recs}))
+        how = f"{c.source}, {groups} groups"
+        if c.max_groups:
+            groups = min(groups, c.max_groups)
+    others = [l for l in langs if l != c.pivot]
+    n = 0
+    for t in cfg.record.tasks:
+        n += groups * (len(others) + 1 if TASKS[t][1] == "same" else len(others))
+    return n, how
+
+
+def dry_run(cfg: RunConfig) -> dict[str, Any]:
+    from babelscope.models.sites import select_sites
+
+    adapter = meta_adapter(cfg.model.name)
+    sites = select_sites(adapter.sites(), list(cfg.record.sites))
+    n_samples, corpus = _n_samples(cfg)
+    views_dec = 2 * len(cfg.record.steps)  # mean and last per step
+    per_sample = sum(s.n_units * (1 if s.stream == "encoder" else views_dec) for s in sites)
+    itemsize = 4 if cfg.record.dtype == "float32" else 2
+    by_comp: dict[str, dict[str, int]] = {}
+    for s in sites:
+        d = by_comp.setdefault(s.component, {"sites": 0, "units": 0})
+        d["sites"] += 1
+        d["units"] += s.n_units
+    return {"model": cfg.model.name, "corpus": corpus, "stages": ["corpus", "record", "rank", "analysis",
+                                                                  "intervene", "report"],
+            "tasks": cfg.record.tasks, "steps": cfg.record.steps, "n_samples": n_samples,
+            "n_sites": len(sites), "n_units": sum(s.n_units for s in sites), "by_component": by_comp,
+            "sites": [(s.name, s.kind, s.n_units, s.stream) for s in sites],
+            "store_bytes": per_sample * itemsize * max(n_samples, 0), "values_per_sample": per_sample,
+            "interventions": [r.name for r in cfg.intervene.runs]}

@@ -1,0 +1,72 @@
+"""The intervention stage of a run: every configured intervention into ``RUN/interventions/<name>``.
+
+* ``steering``: the control set (``target_language`` analysis) of language ``label``, found from
+  ``source_modality`` input at ``select_step``, is forced while English→X samples of
+  ``target_modality`` ask for other languages (or for ``ask``); success = output identified as
+  ``label``. source ≠ target modality is cross-modal steering.
+* ``median_replacement``: the representation set (``source_language`` analysis) of ``label`` is
+  forced to its medians while X→English samples of ``target_modality`` from other source languages
+  are translated; the effect is on output language and quality (chrF++).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from babelscope.config.schema import InterventionCfg, InterveneCfg
+from babelscope.errors import ConfigError
+from babelscope.intervene import Forcing, run_intervention
+from babelscope.intervene.samples import samples_from_table, select_samples
+from babelscope.pipeline.rank_stage import RankJob
+from babelscope.rank import save_neuron_set, select_units
+from babelscope.rank.expertise import Expertise
+from babelscope.rank.select import candidates
+
+
+def _source_job(run: InterventionCfg) -> RankJob:
+    analysis = "target_language" if run.kind == "steering" else "source_language"
+    return RankJob(analysis, run.source_modality, f"step={run.select_step}/mean", ("text_decoder",))
+
+
+def run_one(adapter, store, jobs: dict[RankJob, Expertise], run: InterventionCfg, cfg: InterveneCfg, out: Path,
+            *, progress: bool) -> dict:
+    job = _source_job(run)
+    exp = jobs.get(job)
+    if exp is None:
+        raise ConfigError(f"intervention {run.name!r}: no expertise table for {job.analysis} / {job.modality} at "
+                          f"{job.view}; add the analysis to [rank] analyses and the task to [record] tasks")
+    if run.label not in exp.labels:
+        raise ConfigError(f"intervention {run.name!r}: label {run.label!r} is not in {job.file} ({exp.labels})")
+    n = len(candidates(exp.table, run.component, run.label))
+    if run.k > n:
+        raise ConfigError(f"intervention {run.name!r}: k={run.k} is larger than component {run.component!r} "
+                          f"({n} units)")
+    ns = select_units(exp, run.label, k=run.k, mode=run.mode, component=run.component)
+    forcing = Forcing(sets=(ns,), value=run.value, factor=run.factor, positions=run.positions,
+                      steps=tuple(run.steps) if run.steps else None, name=run.name)
+    all_samples = samples_from_table(store.samples)
+    if run.kind == "steering":
+        task = "en2x_s2t" if run.target_modality == "speech" else "en2x_t2t"
+        samples = select_samples(all_samples, tasks=[task], ask=run.ask, exclude_tgt=run.label,
+                                 max_per_lang=run.max_per_lang)
+        steer_to = run.label
+    else:
+        task = "s2t" if run.target_modality == "speech" else "t2t"
+        samples = [s for s in select_samples(all_samples, tasks=[task], max_per_lang=run.max_per_lang)
+                   if s.src_lang != run.label]
+        steer_to = None
+    res = run_intervention(adapter, samples, forcing, baseline_tables=[exp.table], baseline_seed=run.baseline_seed,
+                           steer_to=steer_to, batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens,
+                           lid_langs=cfg.lid_langs, n_boot=cfg.n_boot, out=out / run.name, progress=progress)
+    save_neuron_set(ns, out / run.name / "set.json")
+    return {"name": run.name, "kind": run.kind, "source_modality": run.source_modality,
+            "target_modality": run.target_modality, "steer_to": steer_to, "ask": run.ask, "steps": run.steps,
+            "set_label": run.label, "k": run.k, "component": run.component, "mode": run.mode,
+            "value": run.value, "factor": run.factor, "n_samples": res.summary["n_samples"]}
+
+
+def write_index(out: Path, entries: list[dict]) -> None:
+    tmp = out / ".index.json.tmp"
+    tmp.write_text(json.dumps(entries, indent=1))
+    tmp.replace(out / "index.json")

@@ -1,0 +1,70 @@
+"""The rank stage of a run: every configured analysis × modality × view into ``RUN/expertise``.
+
+Jobs (one expertise table each):
+
+* ``source_language`` — speech (task s2t) and text (t2t): the decoder at every recorded step
+  (``step=S/mean``), and the encoders at the ``encoder`` view (depth profile, claim 3);
+* ``target_language`` — speech (en2x_s2t) and text (en2x_t2t): the decoder at every step;
+* ``modality`` — x2en family (s2t + t2t, paired sentences): the decoder at every step (the
+  cross-attention key/value projections answer at their ``encoder`` view).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from babelscope.rank import build_analysis, rank_store, read_expertise
+from babelscope.rank.expertise import Expertise
+
+_TASK_OF = {("source_language", "speech"): "s2t", ("source_language", "text"): "t2t",
+            ("target_language", "speech"): "en2x_s2t", ("target_language", "text"): "en2x_t2t"}
+
+
+@dataclass(frozen=True)
+class RankJob:
+    analysis: str
+    modality: str          # speech | text | both
+    view: str              # encoder | step=S/mean
+    components: tuple[str, ...]
+
+    @property
+    def step(self) -> int | str:
+        return "encoder" if self.view == "encoder" else int(self.view.split("/")[0][5:])
+
+    @property
+    def file(self) -> str:
+        return f"{self.analysis}-{self.modality}-{self.view.replace('=', '').replace('/', '-')}.parquet"
+
+
+def rank_jobs(analyses: Sequence[str], steps: Sequence[int], tasks: Sequence[str],
+              site_components: set[str]) -> list[RankJob]:
+    jobs: list[RankJob] = []
+    dec = ("text_decoder",)
+    for an in analyses:
+        if an == "modality":
+            if {"s2t", "t2t"} <= set(tasks):
+                jobs += [RankJob(an, "both", f"step={s}/mean", dec) for s in steps]
+            continue
+        for mod in ("speech", "text"):
+            if _TASK_OF[(an, mod)] not in tasks:
+                continue
+            jobs += [RankJob(an, mod, f"step={s}/mean", dec) for s in steps]
+            enc = "speech_encoder" if mod == "speech" else "text_encoder"
+            if an == "source_language" and enc in site_components:
+                jobs.append(RankJob(an, mod, "encoder", (enc,)))
+    return jobs
+
+
+def run_rank_job(store, job: RankJob, out_dir: Path, *, block_units: int, progress: bool) -> Expertise:
+    path = out_dir / job.file
+    if path.is_file():
+        return read_expertise(path)
+    if job.analysis == "modality":
+        an = build_analysis(store.samples, "modality", family="x2en")
+    else:
+        an = build_analysis(store.samples, job.analysis, modality=job.modality)
+    rank_store(store, an, view=job.view, components=list(job.components), block_units=block_units, out=path,
+               progress=progress)
+    return read_expertise(path)

@@ -1,0 +1,207 @@
+"""``babelscope run``: every stage of a run config in order, resumable.
+
+Stages: corpus → record → rank → analysis → intervene → report. Each stage that finishes writes
+``RUN/stages/<stage>.json`` with the digest of the config tables it depends on; a later run skips a
+stage whose record exists with the same digest and reruns it (and everything after it) otherwise.
+Inside a stage, work already on disk is reused (recorded chunks, finished expertise tables), so an
+interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from babelscope import __version__
+from babelscope.config import RunConfig, config_digest
+
+STAGES = ("corpus", "record", "rank", "analysis", "intervene", "report")
+#: config tables each stage depends on (a change reruns the stage and every later one)
+DEPENDS = {"corpus": ("corpus",), "record": ("corpus", "model", "record"),
+           "rank": ("corpus", "model", "record", "rank"),
+           "analysis": ("corpus", "model", "record", "rank", "select"),
+           "intervene": ("corpus", "model", "record", "rank", "select", "intervene"),
+           "report": ("corpus", "model", "record", "rank", "select", "intervene", "report")}
+OUTPUTS = {"corpus": "corpus", "record": "activations", "rank": "expertise", "analysis": "analysis",
+           "intervene": "interventions", "report": "report"}
+
+
+class Run:
+    def __init__(self, cfg: RunConfig, out: str | Path, *, progress: bool = True, log: Callable[[str], None] = print):
+        self.cfg, self.out, self.progress, self.log = cfg, Path(out), progress, log
+        self._adapter = None
+        self._store = None
+        self._jobs = None
+
+    # -- shared state -----------------------------------------------------------------------------
+    @property
+    def adapter(self):
+        if self._adapter is None:
+            from babelscope.models import load_model
+
+            m = self.cfg.model
+            self._adapter = load_model(m.name, device=m.device, dtype=m.dtype, seed=self.cfg.seed)
+        return self._adapter
+
+    @property
+    def store(self):
+        if self._store is None:
+            from babelscope.record import open_activations
+
+            self._store = open_activations(self.out / "activations")
+        return self._store
+
+    def _stage_file(self, stage: str) -> Path:
+        return self.out / "stages" / f"{stage}.json"
+
+    def is_done(self, stage: str) -> bool:
+        f = self._stage_file(stage)
+        return f.is_file() and json.loads(f.read_text()).get("digest") == config_digest(self.cfg, *DEPENDS[stage])
+
+    # -- stages ------------------------------------------------------------------------------------
+    def corpus(self) -> None:
+        from babelscope.corpus import read_manifest
+        from babelscope.corpus.demo_corpus import DEMO_LANGS, build_demo_corpus
+
+        c = self.cfg.corpus
+        if c.source == "demo":
+            build_demo_corpus(self.out / "corpus", langs=c.langs or DEMO_LANGS, split=c.split,
+                              max_groups=c.max_groups, progress=self.progress)
+        else:
+            read_manifest(c.source)
+
+    def corpus_dir(self) -> Path:
+        return self.out / "corpus" if self.cfg.corpus.source == "demo" else Path(self.cfg.corpus.source)
+
+    def samples(self):
+        from babelscope.corpus import build_task_samples, read_manifest
+
+        c = self.cfg.corpus
+        return build_task_samples(read_manifest(self.corpus_dir()), self.cfg.record.tasks, pivot=c.pivot,
+                                  langs=c.langs, split=None if c.source == "demo" else c.split,
+                                  max_groups=None if c.source == "demo" else c.max_groups)
+
+    def record(self) -> None:
+        from babelscope.record import RecordSettings, record
+
+        r = self.cfg.record
+        settings = RecordSettings(steps=tuple(r.steps), sites=tuple(r.sites), batch_size=r.batch_size,
+                                  dtype=r.dtype, max_new_tokens=r.max_new_tokens)
+        if r.backend == "ray":
+            from babelscope.errors import ConfigError
+
+            raise ConfigError("record.backend = 'ray' is not available in this version; use 'local'")
+        self._store = record(self.adapter, self.samples(), self.out / "activations", settings, progress=self.progress)
+
+    def jobs(self):
+        if self._jobs is None:
+            from babelscope.pipeline.rank_stage import rank_jobs, run_rank_job
+
+            comps = {self.store.site_info(s)["component"] for s in self.store.sites}
+            jobs = rank_jobs(self.cfg.rank.analyses, self.cfg.record.steps, self.cfg.record.tasks, comps)
+            (self.out / "expertise").mkdir(parents=True, exist_ok=True)
+            self._jobs = {j: run_rank_job(self.store, j, self.out / "expertise", block_units=self.cfg.rank.block_units,
+                                          progress=self.progress) for j in jobs}
+        return self._jobs
+
+    def rank(self) -> None:
+        self.jobs()
+
+    def analysis(self) -> None:
+        from babelscope.pipeline.analysis_stage import save_sets, write_analysis
+
+        s = self.cfg.select
+        jobs = self.jobs()
+        write_analysis(jobs, self.store, self.out / "analysis", k=s.k, mode=s.mode, component=s.component,
+                       steps=self.cfg.record.steps, progress=self.progress)
+        save_sets(jobs, self.out / "sets", k=s.k, mode=s.mode, component=s.component)
+
+    def intervene(self) -> None:
+        from babelscope.pipeline.intervene_stage import run_one, write_index
+
+        out = self.out / "interventions"
+        out.mkdir(parents=True, exist_ok=True)
+        entries = []
+        for run in self.cfg.intervene.runs:
+            self.log(f"intervention {run.name}")
+            entries.append(run_one(self.adapter, self.store, self.jobs(), run, self.cfg.intervene, out,
+                                   progress=self.progress))
+        write_index(out, entries)
+
+    def report(self) -> Path | None:
+        if not self.cfg.report.enabled:
+            return None
+        from babelscope.report import build_report
+
+        return build_report(self.out)
+
+    # -- driver ------------------------------------------------------------------------------------
+    def _provenance(self, timings: dict) -> None:
+        import torch
+        import transformers
+
+        path = self.out / "run.json"
+        old = json.loads(path.read_text()) if path.is_file() else {}
+        stages = {**old.get("stages", {}), **timings}
+        corpus = {"path": str(self.corpus_dir())}
+        try:
+            from babelscope.corpus import read_manifest
+
+            recs = read_manifest(self.corpus_dir(), check_audio=False).records
+            corpus.update(n_groups=len({r.group for r in recs}), languages=sorted({r.lang for r in recs}),
+                          n_records=len(recs))
+        except Exception:  # the corpus stage has not run yet
+            pass
+        info = {"name": self.cfg.name, "model": self.adapter.describe() if self._adapter else old.get("model", {}),
+                "corpus": corpus, "settings": self.cfg.model_dump(mode="json"),
+                "versions": {"babelscope": __version__, "torch": torch.__version__,
+                             "transformers": transformers.__version__, "python": platform.python_version()},
+                "stages": stages, "started": old.get("started") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(info, indent=2))
+        tmp.replace(path)
+
+    def execute(self, stages=STAGES) -> Path:
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "stages").mkdir(exist_ok=True)
+        (self.out / "config.json").write_text(json.dumps(self.cfg.model_dump(mode="json"), indent=2))
+        result = self.out
+        stale = False
+        for stage in STAGES:
+            if stage not in stages:
+                continue
+            if not stale and self.is_done(stage):
+                self.log(f"[{stage}] up to date, skipped")
+                continue
+            if self._stage_file(stage).is_file() and not self.is_done(stage):
+                # settings changed since the last run: remove the stage's artifacts and rerun
+                target = self.out / OUTPUTS[stage]
+                if target.exists() and (stage != "corpus" or self.cfg.corpus.source == "demo"):
+                    shutil.rmtree(target)
+                if stage == "analysis":
+                    shutil.rmtree(self.out / "sets", ignore_errors=True)
+                self._stage_file(stage).unlink()
+            stale = True  # every later stage reruns
+            self.log(f"[{stage}] running")
+            t0 = time.time()
+            out = getattr(self, stage)()
+            secs = round(time.time() - t0, 1)
+            tmp = self._stage_file(stage).with_suffix(".tmp")
+            tmp.write_text(json.dumps({"digest": config_digest(self.cfg, *DEPENDS[stage]), "seconds": secs}))
+            tmp.replace(self._stage_file(stage))
+            self._provenance({stage: {"seconds": secs}})
+            self.log(f"[{stage}] done in {secs:.1f} s")
+            if stage == "report" and out is not None:
+                result = out
+        return result
+
+
+def run_pipeline(cfg: RunConfig, out: str | Path, *, progress: bool = True, log: Callable[[str], None] = print) -> Path:
+    """Run every stage of ``cfg`` into ``out``; returns the report path (or the run folder)."""
+    return Run(cfg, out, progress=progress, log=log).execute()

@@ -1,0 +1,1 @@
+"""Models the project makes: training recipes and model cards (babel-mini)."""

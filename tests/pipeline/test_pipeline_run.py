@@ -1,0 +1,113 @@
+"""``babelscope run``: config validation, a whole small run, resume/skip, and the dry run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from babelscope.config import load_config, parse_config
+from babelscope.errors import ConfigError
+
+TINY = """
+name = "tiny"
+[model]
+name = "tiny-random-seamless"
+[corpus]
+source = "demo"
+max_groups = 6
+[record]
+steps = [2, 4]
+max_new_tokens = 6
+sites = ["text_decoder", "speech_encoder.encoder.layers.*.ffn1.intermediate_dense", "text_encoder.layers.*.ffn.fc1"]
+[select]
+k = 10
+[intervene]
+max_new_tokens = 6
+n_boot = 200
+[[intervene.runs]]
+name = "steer"
+label = "deu"
+k = 10
+steps = [2, 6]
+[report]
+enabled = false
+"""
+
+
+def test_config_errors_name_the_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"record\.stepz: unknown key"):
+        parse_config({"record": {"stepz": [2]}})
+    with pytest.raises(ConfigError, match=r"intervene\.runs\[0\]\.steps"):
+        parse_config({"intervene": {"runs": [{"name": "a", "label": "deu", "steps": [7, 2]}]}})
+    with pytest.raises(ConfigError, match="select_step 5 is not a recorded step"):
+        parse_config({"intervene": {"runs": [{"name": "a", "label": "deu", "select_step": 5}]}})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model\nname = 1")
+    with pytest.raises(ConfigError, match="bad.toml: not valid TOML"):
+        load_config(bad)
+
+
+def test_shipped_configs_validate():
+    from pathlib import Path
+
+    from babelscope.config import demo_config
+
+    demo_config()
+    root = Path(__file__).resolve().parents[2] / "configs"
+    files = sorted(root.glob("*.toml"))
+    assert any("seamless-m4t-v2-large" in f.read_text() for f in files)
+    for f in files:
+        load_config(f)
+
+
+def test_small_run_end_to_end_and_resume(tmp_path):
+    from babelscope.pipeline import Run
+
+    cfg_path = tmp_path / "tiny.toml"
+    cfg_path.write_text(TINY)
+    cfg = load_config(cfg_path)
+    logs: list[str] = []
+    Run(cfg, tmp_path / "run", progress=False, log=logs.append).execute()
+    run = tmp_path / "run"
+    for name in ("ap_summary", "top_units_location", "overlap", "spearman", "across_steps", "encoder_depth",
+                 "modality_units", "concentration", "lorenz"):
+        assert (run / "analysis" / f"{name}.csv").is_file(), name
+    ov = pd.read_csv(run / "analysis" / "overlap.csv")
+    assert set(ov["step"]) == {2, 4} and (ov["count"] <= ov["k"]).all()
+    idx = json.loads((run / "interventions" / "index.json").read_text())
+    assert idx[0]["name"] == "steer" and idx[0]["steer_to"] == "deu"
+    res = pd.read_parquet(run / "interventions" / "steer" / "results.parquet")
+    assert set(res["condition"]) == {"unforced", "forced", "baseline"} and (res["tgt_lang"] != "deu").all()
+    prov = json.loads((run / "run.json").read_text())
+    assert prov["model"]["name"] == "tiny-random-seamless" and "record" in prov["stages"]
+
+    # a second run skips everything
+    logs.clear()
+    Run(cfg, run, progress=False, log=logs.append).execute()
+    assert sum("up to date" in l for l in logs) == 6 and not any("running" in l for l in logs)
+
+    # changing only the intervention reruns intervene (and report), not record or rank
+    cfg_path.write_text(TINY.replace("k = 10\nsteps = [2, 6]", "k = 12\nsteps = [2, 6]"))
+    logs.clear()
+    Run(load_config(cfg_path), run, progress=False, log=logs.append).execute()
+    ran = [l.split("]")[0][1:] for l in logs if l.endswith("running")]
+    assert ran == ["intervene", "report"]
+    assert json.loads((run / "interventions" / "index.json").read_text())[0]["k"] == 12
+
+
+def test_dry_run_of_the_large_config_offline(monkeypatch):
+    from pathlib import Path
+
+    from babelscope.pipeline import dry_run
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "seamless-m4t-v2-large-fleurs.toml")
+    d = dry_run(cfg)
+    assert d["n_units"] > 1_000_000
+    # the FFN of each stack has 24 layers x 8192 units (METHODS: 196,608 per stack)
+    fc1 = [s for s in d["sites"] if s[0].startswith("text_decoder.layers.") and s[0].endswith("ffn.fc1")]
+    assert len(fc1) == 24 and all(s[2] == 8192 for s in fc1)
+    assert d["stages"][0] == "corpus" and d["by_component"]["text_decoder"]["units"] > 0
