@@ -75,7 +75,7 @@ def card_markdown(scores: pd.DataFrame, training: dict, *, name: str = "babel-mi
         f"{cfg['label_smoothing']}, dropout {cfg['dropout']}, {cfg['steps']} steps alternating speech batches of "
         f"{cfg['speech_batch']} and text batches of {cfg['text_batch']}, seed {cfg['seed']}, {cfg['threads']} threads. "
         f"Training took {training['train_minutes']} min on the 2-core development machine "
-        f"(final loss {training['final_loss']:.3f}).", "",
+        f"(final loss {training['final_loss']:.3f}). {training.get('note', '')}", "",
         "Reproduce: `babelscope zoo train-mini --out DIR` (synthesizes the demo corpus, trains, evaluates, writes "
         "this card).", "",
         "## Held-out scores", "",
