@@ -31,13 +31,7 @@ import time
 import numpy as np
 
 
-def _best(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+from babelscope.pipeline.estimate import best_time  # noqa: E402  (best of n runs)
 
 
 def _samples(n: int, n_labels: int, seed: int):
@@ -118,12 +112,12 @@ def main() -> None:
     print(f"matrix: {args.samples} samples x {args.units} units, {args.labels} labels, float32; "
           f"ours uses {default_threads()} thread(s), torch {torch.get_num_threads()} thread(s)")
 
-    ours = _best(lambda: average_precision(x, lab), args.repeat)
-    ours_stats = _best(lambda: forcing_stats(x, lab), 1)
+    ours = best_time(lambda: average_precision(x, lab), args.repeat)
+    ours_stats = best_time(lambda: forcing_stats(x, lab), 1)
     xt = torch.from_numpy(x)
-    torch_sort = _best(lambda: torch.sort(xt, dim=0), args.repeat)
+    torch_sort = best_time(lambda: torch.sort(xt, dim=0), args.repeat)
     xt_rows = torch.from_numpy(np.ascontiguousarray(x.T))
-    torch_sort_rows = _best(lambda: torch.sort(xt_rows, dim=1), args.repeat)
+    torch_sort_rows = best_time(lambda: torch.sort(xt_rows, dim=1), args.repeat)
 
     sub = x[:, :args.sk_units]
     t0 = time.perf_counter()

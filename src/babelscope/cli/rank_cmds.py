@@ -52,6 +52,11 @@ def rank_cmd(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output Parquet file (default: "
                                        "expertise/<analysis>-<modality>-<task>-<view>.parquet)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    backend: str = typer.Option("local", help="local, or ray: blocks of units as Ray tasks (same table; "
+                                "needs Ray: the ray extra)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join (default: "
+                                              "RAY_ADDRESS, else a local cluster)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Ray tasks at once (default: the cluster's CPUs)."),
 ) -> None:
     """Rank every unit for every label of an analysis: AP and forcing statistics (an expertise table)."""
     import babelscope
@@ -64,7 +69,8 @@ def rank_cmd(
     out.parent.mkdir(parents=True, exist_ok=True)
     exp = rank_store(st, an, view=view, patterns=_csv(sites) or None, components=_csv(components) or None,
                      block_units=block_units, out=out, progress=progress,
-                     encoder_fallback=encoder_fallback, threads=threads)
+                     encoder_fallback=encoder_fallback, threads=threads, backend=backend,
+                     ray_address=ray_address, num_workers=workers)
     meta = exp.meta
     console.print(f"ranked {sum(s['n_units'] for s in meta['sites'].values()):,} units at "
                   f"{len(meta['sites'])} site(s) for labels {', '.join(an.label_names)}; "

@@ -73,10 +73,18 @@ def record_cmd(
     batch_size: int = typer.Option(16, help="Samples per generate call (also the store's chunk size)."),
     max_new_tokens: int = typer.Option(32, help="Generation length limit."),
     dtype: str = typer.Option("float32", help="Store dtype: float32 or float16."),
-    device: str = typer.Option("cpu", help="cpu, cuda, cuda:1, ..."),
+    device: str = typer.Option("cpu", help="cpu, cuda, cuda:1, ... (--backend ray: the workers use one GPU "
+                               "each when the cluster has GPUs, else the CPU)"),
     model_dtype: str = typer.Option("float32", help="Model weights dtype: float32, float16, bfloat16."),
     overwrite: bool = typer.Option(False, help="Delete an existing store at --out first."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    backend: str = typer.Option("local", help="local (this process) or ray (Ray actors, one model replica "
+                                "each; needs Ray: the ray extra)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join (e.g. auto, "
+                                              "ray://head:10001; default: RAY_ADDRESS, else a local cluster)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Ray actors (default: one per GPU, or per "
+                                          "CPU without GPUs)."),
+    seed: int = typer.Option(0, help="Seed of built-in random models (the Ray workers load the same one)."),
 ) -> None:
     """Record pooled responses of the chosen sites, per decoding step, into an activation store."""
     from babelscope.corpus import build_task_samples, read_manifest
@@ -89,8 +97,23 @@ def record_cmd(
     corp = read_manifest(corpus)
     samples = build_task_samples(corp, _csv(tasks), pivot=tgt_lang, langs=_csv(langs) or None, split=split,
                                  max_groups=max_groups)
-    adapter = load_model(model, device=device, dtype=model_dtype)
-    store = record(adapter, samples, out, settings, overwrite=overwrite, progress=progress)
+    if backend not in ("local", "ray"):
+        from babelscope.errors import ConfigError
+
+        raise ConfigError(f"--backend: choose local or ray, not {backend!r}")
+    if backend == "ray":
+        from babelscope.ray_util import import_ray
+        from babelscope.record.ray_backend import record_ray
+
+        import_ray()  # before loading the model
+        # the driver's copy only validates inputs and names the model: the workers choose their device
+        adapter = load_model(model, device="cpu", dtype=model_dtype, seed=seed)
+        store = record_ray(adapter, samples, out, settings, overwrite=overwrite, progress=progress,
+                           ray_address=ray_address, num_workers=workers, seed=seed,
+                           device=None if device == "cpu" else device)
+    else:
+        adapter = load_model(model, device=device, dtype=model_dtype, seed=seed)
+        store = record(adapter, samples, out, settings, overwrite=overwrite, progress=progress)
     print_store_summary(store)
     console.print(str(out))
 

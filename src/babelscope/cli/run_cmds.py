@@ -27,12 +27,44 @@ def _print_dry_run(d: dict) -> None:
     t.add_row("all", str(d["n_sites"]), f"{d['n_units']:,}")
     console.print(t)
     for name, kind, n, stream in d["sites"]:
-        console.print(f"  {name}  [dim]{kind}, {n} units, {stream}[/]", highlight=False)
+        console.print(f"  {name}  [dim]{kind}, {n} units, {stream}[/]", highlight=False, soft_wrap=True)
     gb = d["store_bytes"] / 1e9
-    console.print(f"[bold]store[/] {d['values_per_sample']:,} values per sample → "
-                  + (f"{gb:,.2f} GB" if d["n_samples"] >= 0 else "unknown (corpus not on this machine)"))
+    per_1000 = d["values_per_sample"] * d["bytes_per_value"] * 1000 / 1e9
+    console.print(f"[bold]store[/] {d['values_per_sample']:,} values per sample ({d['bytes_per_value']} bytes each) → "
+                  f"{per_1000:,.1f} GB per 1,000 samples; "
+                  + (f"{gb:,.2f} GB for this run's {d['n_samples']:,} samples" if d["n_samples"] >= 0
+                     else "total unknown (corpus not on this machine)"), soft_wrap=True)
     if d["interventions"]:
         console.print(f"[bold]interventions[/] {', '.join(d['interventions'])}")
+
+
+def _print_estimate(cfg, calibration_samples: int) -> None:
+    from babelscope.pipeline.estimate import estimate_time, format_seconds as fmt
+
+    console.print(f"[bold]calibration[/] recording {calibration_samples} samples with {cfg.model.name} ...")
+    est = estimate_time(cfg, calibration_samples=calibration_samples)
+    if "skipped" in est:
+        console.print(f"[bold]time estimate[/] skipped: {est['skipped']}", highlight=False)
+        return
+    rec, rank = est["record"], est["rank"]
+    fit = "; ".join(f"{mod} {f['a']:.3f} s per call + {f['c']:.3f} s per sample" for mod, f in rec["fit"].items())
+    console.print(f"  record: calibrated on {rec['samples']} samples from {rec['inputs']} (device {est['device']}): "
+                  f"{fit}", highlight=False)
+    if rec["seconds"] is not None:
+        console.print(f"  record: {est['n_samples']:,} samples in {rec['calls']:,} generate calls of at most "
+                      f"{cfg.record.batch_size} → {rec['seconds_per_sample']:.3f} s per sample, "
+                      f"[bold]{fmt(rec['seconds'])}[/]", highlight=False)
+    else:
+        console.print(f"  record: {rec['seconds_per_sample']:.3f} s per sample at batch {cfg.record.batch_size} "
+                      "(the sample count is unknown: the corpus is not on this machine)", highlight=False)
+    if rank.get("calibration"):
+        cal = rank["calibration"]
+        console.print(f"  rank: {rank['jobs']} tables, {rank['units']:,} unit columns; "
+                      f"{cal['seconds_per_unit'] * 1e3:.3f} ms per unit at {cal['samples']:,} samples → "
+                      f"[bold]{fmt(rank['seconds'])}[/]", highlight=False)
+    console.print(f"[bold]time estimate[/] record + rank ≈ {fmt(est['total_seconds'])} in one process on this "
+                  "machine (the Ray backend divides recording by about its number of workers; analysis, "
+                  "interventions and the report are not included)", highlight=False)
 
 
 def run_cmd(
@@ -41,6 +73,9 @@ def run_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate the config and show stages, sites, unit "
                                  "counts and the store's size; run nothing."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    calibrate: bool = typer.Option(False, "--calibrate", help="With --dry-run: load the model, record a few "
+                                   "samples into a temporary store and estimate the run's time."),
+    calibration_samples: int = typer.Option(8, "--calibration-samples", help="Samples recorded by --calibrate."),
 ) -> None:
     """Run every stage of a config in order (corpus, record, rank, analysis, intervene, report).
 
@@ -52,7 +87,13 @@ def run_cmd(
     cfg = load_config(config)
     if dry_run:
         _print_dry_run(plan(cfg))
+        if calibrate:
+            _print_estimate(cfg, calibration_samples)
         return
+    if calibrate:
+        from babelscope.errors import ConfigError
+
+        raise ConfigError("--calibrate goes with --dry-run")
     out = out or Path("runs") / cfg.name
     t0 = time.time()
     result = run_pipeline(cfg, out, progress=progress, log=lambda m: err.print(m, highlight=False, markup=False))

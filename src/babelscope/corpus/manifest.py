@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from babelscope.errors import ManifestError
+from babelscope.corpus.audio import check_audio as audio_ok
+from babelscope.errors import AudioError, ManifestError
 from babelscope.models.langcodes import is_known_language
 
 MANIFEST_NAME = "manifest.jsonl"
@@ -116,8 +117,13 @@ def parse_record(obj: Any, *, path: Path, line: int, root: Path, check_audio: bo
 def iter_json_lines(path: Path) -> Iterator[tuple[int, Any, str | None]]:
     """``(line number, decoded object, problem)`` for every non-blank line of a JSON-lines file;
     ``problem`` says why a line is not valid JSON (the object is then None)."""
-    with Path(path).open("r", encoding="utf-8") as fh:
-        for lineno, raw in enumerate(fh, start=1):
+    with Path(path).open("rb") as fh:
+        for lineno, data in enumerate(fh, start=1):
+            try:
+                raw = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield lineno, None, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at byte {exc.start + 1})"
+                continue
             if not raw.strip():
                 continue
             try:
@@ -127,7 +133,13 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, Any, str | None]]:
 
 
 def read_manifest(folder: str | Path, *, check_audio: bool = True) -> Corpus:
-    """Read and validate ``folder/manifest.jsonl``; raises :class:`ManifestError` on the first problem."""
+    """Read and validate ``folder/manifest.jsonl``; raises :class:`ManifestError` on the first problem.
+
+    With ``check_audio`` (the default) every speech record's file must also be usable input
+    (:func:`babelscope.corpus.audio.check_audio`: readable, not empty, mono, not silent, at most
+    ``MAX_SECONDS`` long); a bad file raises :class:`AudioError` naming the manifest line and the
+    file, before any stage has written anything.
+    """
     root = Path(folder)
     path = root / MANIFEST_NAME
     if not path.is_file():
@@ -147,6 +159,11 @@ def read_manifest(folder: str | Path, *, check_audio: bool = True) -> Corpus:
             raise _err(path, lineno, "group", f"group {rec.group!r} already has a {rec.lang} {rec.modality} "
                        f"record (line {seen_keys[key]})")
         seen_keys[key] = lineno
+        if check_audio and rec.audio is not None:
+            try:
+                audio_ok(rec.audio)
+            except AudioError as exc:
+                raise AudioError(f"{path}, line {lineno}, field 'audio': {exc}") from None
         records.append(rec)
     if not records:
         raise ManifestError(f"{path}: the manifest holds no records")

@@ -27,6 +27,8 @@ from babelscope.corpus.manifest import MANIFEST_NAME, CorpusRecord, iter_json_li
 from babelscope.errors import AudioError, ConfigError, ManifestError
 
 RATE = 16000
+#: kinds of problems that are about an audio file (the rest are about the records themselves)
+_AUDIO_KINDS = {"missing", "unreadable", "empty", "stereo", "silent", "nonfinite", "duration", "rate"}
 
 
 @dataclass(frozen=True)
@@ -58,17 +60,18 @@ class ValidationReport:
         return not self.errors
 
     def raise_for_errors(self, show: int = 5) -> None:
-        """Raise :class:`ManifestError` (any record malformed) or :class:`AudioError` listing the first
-        ``show`` errors; do nothing when there are none."""
+        """Raise :class:`AudioError` (every error is about an audio file) or :class:`ManifestError`
+        (a record is malformed, or with ``strict`` a group is incomplete or a text repeated) listing the
+        first ``show`` errors; do nothing when there are none."""
         if not self.errors:
             return
         n = len(self.errors)
         lines = "\n".join(f"  - {p}" for p in self.errors[:show])
         more = f"\n  ... and {n - show} more" if n > show else ""
         msg = f"{self.root}: {n} error{'s' if n != 1 else ''} in {self.n_records} records:\n{lines}{more}"
-        if any(p.kind == "manifest" for p in self.errors):
-            raise ManifestError(msg)
-        raise AudioError(msg)
+        if all(p.kind in _AUDIO_KINDS for p in self.errors):
+            raise AudioError(msg)
+        raise ManifestError(msg)  # a malformed record, or (strict) a duplicate text or an incomplete group
 
 
 @dataclass

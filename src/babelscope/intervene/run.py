@@ -20,9 +20,7 @@ neuron sets included).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from babelscope.atomic import commit_dir, remove_stale_temps, temp_name
 from babelscope.corpus.tasks import TaskSample
 from babelscope.errors import ConfigError
 from babelscope.intervene.hooks import forcing_hooks
@@ -114,17 +113,21 @@ def summarize_conditions(table: pd.DataFrame, *, n_boot: int = 1000, seed: int =
 
 
 def _atomic_dir_write(out: Path, files: dict[str, Any]) -> None:
+    """Write ``files`` into a temporary folder and move it to ``out`` (replacing an older results
+    folder without ever leaving a partial one under ``out``; see :mod:`babelscope.atomic`)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    remove_stale_temps(out)  # left by an intervention that was killed
+    tmp = temp_name(out)
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
     try:
         for name, obj in files.items():
             if isinstance(obj, pd.DataFrame):
                 obj.to_parquet(tmp / name, index=False)
             else:
                 (tmp / name).write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=float))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        commit_dir(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -134,8 +137,13 @@ def run_intervention(adapter: ModelAdapter, samples: Sequence[TaskSample], forci
                      baseline: Forcing | None = None, baseline_tables: Sequence[pd.DataFrame] | None = None,
                      baseline_seed: int = 0, steer_to: str | None = None, batch_size: int = 16,
                      max_new_tokens: int = 32, lid_langs: Sequence[str] | None = None, n_boot: int = 1000,
-                     out: str | Path | None = None, progress: bool = True) -> InterventionResult:
-    """Generate under ``unforced``, ``forced`` and ``baseline`` and score every output."""
+                     out: str | Path | None = None, progress: bool = True,
+                     extra_files: dict[str, Any] | None = None) -> InterventionResult:
+    """Generate under ``unforced``, ``forced`` and ``baseline`` and score every output.
+
+    ``extra_files`` (name -> JSON-able object) are written into ``out`` with the results, in the same
+    atomic move.
+    """
     from babelscope.evaluate import score_outputs
 
     if not samples:
@@ -170,7 +178,8 @@ def run_intervention(adapter: ModelAdapter, samples: Sequence[TaskSample], forci
     if out is not None:
         path = Path(out)
         _atomic_dir_write(path, {RESULTS: table, SUMMARY: summary,
-                                 FORCING: {"forced": forcing.to_json(), "baseline": baseline.to_json()}})
+                                 FORCING: {"forced": forcing.to_json(), "baseline": baseline.to_json()},
+                                 **(extra_files or {})})
     return InterventionResult(table=table, summary=summary, out=path)
 
 

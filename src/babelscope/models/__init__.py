@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -30,22 +31,38 @@ def list_builtins() -> list[dict]:
 def _family_of(path: Path | None, name: str) -> str:
     cfg = None
     if path is not None and (path / "config.json").is_file():
-        cfg = json.loads((path / "config.json").read_text())
+        try:
+            cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelLoadError(f"{path / 'config.json'}: not valid JSON ({exc})") from None
+        if not isinstance(cfg, dict):
+            raise ModelLoadError(f"{path / 'config.json'}: expected a JSON object")
+    elif path is not None:
+        raise ModelLoadError(f"{path}: not a model folder (no config.json)")
     else:
+        if name.startswith(("/", "./", "../", "~")) or name.count("/") > 1:
+            raise ModelLoadError(f"{name}: no such model folder (and not a hub id, which is 'owner/name')")
+        offline = _offline()
         try:
             from transformers import AutoConfig
 
-            cfg = AutoConfig.from_pretrained(name).to_dict()
+            # HF_HUB_OFFLINE is read by huggingface_hub at import time; honour it when set later too
+            cfg = AutoConfig.from_pretrained(name, local_files_only=offline).to_dict()
         except Exception as exc:  # OSError offline, ValueError for unknown types
             raise ModelLoadError(f"cannot load model {name!r}: not a built-in ({', '.join(BUILTINS)}), "
                                  f"not a local directory, and its config is not available from the hub "
-                                 f"or the local cache ({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
+                                 f"or the local cache{' (offline: HF_HUB_OFFLINE is set)' if offline else ''} "
+                                 f"({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
     mtype = cfg.get("model_type", "")
     if mtype in ("seamless_m4t_v2",):
         return "seamless"
     if mtype == "whisper":
         return "whisper"
     raise ModelLoadError(f"model {name!r} has model_type {mtype!r}; babelscope supports seamless_m4t_v2 and whisper")
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _fingerprint(path: Path) -> str:

@@ -181,3 +181,32 @@ class ModelAdapter(abc.ABC):
             root = self.model.get_submodule(prefix.rstrip("."))
             for sub, mod in root.named_modules():
                 yield (prefix + sub if sub else prefix.rstrip(".")), mod
+
+
+def load_weights(model_cls: Any, path: str, **kwargs: Any) -> torch.nn.Module:
+    """``model_cls.from_pretrained(path)`` with pickle checkpoints loaded safely.
+
+    Weights come from ``*.safetensors`` files whenever the folder (or hub repo) has them. A folder
+    holding only a pickle checkpoint (``pytorch_model.bin``) is read with ``torch.load(...,
+    weights_only=True)``, which unpickles tensors and plain containers only; a checkpoint that
+    needs anything else (e.g. a class or function reference, the way a malicious pickle runs code)
+    is refused with :class:`ModelLoadError`, never loaded with ``weights_only=False``.
+    """
+    import pickle
+
+    from safetensors import SafetensorError
+
+    from babelscope.errors import ModelLoadError
+
+    try:
+        return model_cls.from_pretrained(path, weights_only=True, **kwargs)
+    except SafetensorError as exc:
+        raise ModelLoadError(f"cannot load the weights of {path!r}: a .safetensors file is corrupt or truncated "
+                             f"({exc}); download or copy it again") from None
+    except pickle.UnpicklingError as exc:
+        first = next((l for l in str(exc).splitlines() if "GLOBAL" in l or "unsupported" in l.lower()), "")
+        first = first.split(". Please")[0].split(". Check")[0].strip().rstrip(".")  # not torch's "allowlist it" hint
+        raise ModelLoadError(
+            f"refused to load the pickle checkpoint of {path!r}: it holds more than tensors, and babelscope "
+            f"loads pickle weights only with torch.load(weights_only=True){' (' + first.strip() + ')' if first else ''}. "
+            "Use a model folder with .safetensors weights (or convert a checkpoint you trust to safetensors)") from None

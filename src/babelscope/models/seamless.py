@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -16,7 +15,7 @@ import torch
 from transformers import GenerationMixin
 
 from babelscope.errors import ConfigError, ModelLoadError
-from babelscope.models.base import ModelAdapter, PreparedBatch
+from babelscope.models.base import ModelAdapter, PreparedBatch, load_weights
 from babelscope.models.hooks_util import temporary_hooks
 
 
@@ -40,7 +39,7 @@ class SeamlessAdapter(ModelAdapter):
         from transformers import SeamlessM4TFeatureExtractor, SeamlessM4TTokenizer, SeamlessM4Tv2Model
 
         try:
-            model = SeamlessM4Tv2Model.from_pretrained(path, dtype=dtype)
+            model = load_weights(SeamlessM4Tv2Model, path, dtype=dtype)
         except OSError as exc:
             raise ModelLoadError(f"cannot load SeamlessM4T v2 weights from {path!r}: {exc}") from None
         # babelscope only generates text: drop the speech-generation parts to save memory

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from babelscope.errors import ConfigError, ModelLoadError
-from babelscope.models.base import ModelAdapter, PreparedBatch
+from babelscope.models.base import ModelAdapter, PreparedBatch, load_weights
 from babelscope.models.langcodes import WHISPER_CODES
 
 _TASK = {"asr": "transcribe", "s2t": "translate"}
@@ -37,7 +37,7 @@ class WhisperAdapter(ModelAdapter):
         from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperTokenizer
 
         try:
-            model = WhisperForConditionalGeneration.from_pretrained(path, dtype=dtype)
+            model = load_weights(WhisperForConditionalGeneration, path, dtype=dtype)
             tok = WhisperTokenizer.from_pretrained(path)
             fe = WhisperFeatureExtractor.from_pretrained(path)
         except OSError as exc:

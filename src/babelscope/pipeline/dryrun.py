@@ -135,4 +135,5 @@ def dry_run(cfg: RunConfig) -> dict[str, Any]:
             "n_sites": len(sites), "n_units": sum(s.n_units for s in sites), "by_component": by_comp,
             "sites": [(s.name, s.kind, s.n_units, s.stream) for s in sites],
             "store_bytes": per_sample * itemsize * max(n_samples, 0), "values_per_sample": per_sample,
+            "bytes_per_value": itemsize,
             "interventions": [r.name for r in cfg.intervene.runs]}

@@ -19,7 +19,7 @@ from babelscope.errors import ConfigError
 from babelscope.intervene import Forcing, run_intervention
 from babelscope.intervene.samples import samples_from_table, select_samples
 from babelscope.pipeline.rank_stage import RankJob
-from babelscope.rank import save_neuron_set, select_units
+from babelscope.rank import select_units
 from babelscope.rank.expertise import Expertise
 from babelscope.rank.select import candidates
 
@@ -58,8 +58,8 @@ def run_one(adapter, store, jobs: dict[RankJob, Expertise], run: InterventionCfg
         steer_to = None
     res = run_intervention(adapter, samples, forcing, baseline_tables=[exp.table], baseline_seed=run.baseline_seed,
                            steer_to=steer_to, batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens,
-                           lid_langs=cfg.lid_langs, n_boot=cfg.n_boot, out=out / run.name, progress=progress)
-    save_neuron_set(ns, out / run.name / "set.json")
+                           lid_langs=cfg.lid_langs, n_boot=cfg.n_boot, out=out / run.name, progress=progress,
+                           extra_files={"set.json": ns.to_json()})  # in the results folder's atomic move
     return {"name": run.name, "kind": run.kind, "source_modality": run.source_modality,
             "target_modality": run.target_modality, "steer_to": steer_to, "ask": run.ask, "steps": run.steps,
             "set_label": run.label, "k": run.k, "component": run.component, "mode": run.mode,

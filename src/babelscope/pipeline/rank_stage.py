@@ -57,7 +57,8 @@ def rank_jobs(analyses: Sequence[str], steps: Sequence[int], tasks: Sequence[str
     return jobs
 
 
-def run_rank_job(store, job: RankJob, out_dir: Path, *, block_units: int, progress: bool) -> Expertise:
+def run_rank_job(store, job: RankJob, out_dir: Path, *, block_units: int, progress: bool,
+                 backend: str = "local") -> Expertise:
     path = out_dir / job.file
     if path.is_file():
         return read_expertise(path)
@@ -66,5 +67,5 @@ def run_rank_job(store, job: RankJob, out_dir: Path, *, block_units: int, progre
     else:
         an = build_analysis(store.samples, job.analysis, modality=job.modality)
     rank_store(store, an, view=job.view, components=list(job.components), block_units=block_units, out=path,
-               progress=progress)
+               progress=progress, backend=backend)
     return read_expertise(path)

@@ -93,9 +93,16 @@ class Run:
         settings = RecordSettings(steps=tuple(r.steps), sites=tuple(r.sites), batch_size=r.batch_size,
                                   dtype=r.dtype, max_new_tokens=r.max_new_tokens)
         if r.backend == "ray":
-            from babelscope.errors import ConfigError
+            from babelscope.models import load_model
+            from babelscope.record.ray_backend import record_ray
 
-            raise ConfigError("record.backend = 'ray' is not available in this version; use 'local'")
+            m = self.cfg.model
+            # the driver's copy only validates inputs and names the model: on the CPU, so the workers get the GPUs
+            driver = self._adapter or load_model(m.name, device="cpu", dtype=m.dtype, seed=self.cfg.seed)
+            self._store = record_ray(driver, self.samples(), self.out / "activations", settings,
+                                     progress=self.progress, seed=self.cfg.seed,
+                                     device=None if m.device == "cpu" else m.device)
+            return
         self._store = record(self.adapter, self.samples(), self.out / "activations", settings, progress=self.progress)
 
     def jobs(self):
@@ -106,7 +113,7 @@ class Run:
             jobs = rank_jobs(self.cfg.rank.analyses, self.cfg.record.steps, self.cfg.record.tasks, comps)
             (self.out / "expertise").mkdir(parents=True, exist_ok=True)
             self._jobs = {j: run_rank_job(self.store, j, self.out / "expertise", block_units=self.cfg.rank.block_units,
-                                          progress=self.progress) for j in jobs}
+                                          progress=self.progress, backend=self.cfg.record.backend) for j in jobs}
         return self._jobs
 
     def rank(self) -> None:
@@ -170,7 +177,9 @@ class Run:
     def execute(self, stages=STAGES) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "stages").mkdir(exist_ok=True)
-        (self.out / "config.json").write_text(json.dumps(self.cfg.model_dump(mode="json"), indent=2))
+        cfg_tmp = self.out / ".config.json.tmp"
+        cfg_tmp.write_text(json.dumps(self.cfg.model_dump(mode="json"), indent=2))
+        cfg_tmp.replace(self.out / "config.json")
         result = self.out
         stale = False
         for stage in STAGES:

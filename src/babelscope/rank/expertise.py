@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from babelscope.atomic import commit_file, remove_stale_temps, temp_name
 from babelscope.errors import ConfigError, LabelError, StoreError
 from babelscope.rank.ap import STAT_NAMES, check_labels, default_threads, rank_block
 from babelscope.rank.labels import Analysis
@@ -88,23 +89,36 @@ def _block_frame(plan: SitePlan, start: int, res: Any, names: tuple[str, ...]) -
     return pa.Table.from_pydict(cols).cast(SCHEMA)
 
 
+def rank_one_block(store: ActivationSource, plan: SitePlan, labels: Any, start: int, stop: int,
+                   threads: int | None) -> Any:
+    """Rank units ``start:stop`` of one planned site (``labels``: the plan's checked label codes)."""
+    block = np.asarray(store.responses(plan.site, plan.view, slice(start, stop)))
+    if block.shape != (len(store.samples), stop - start):
+        raise StoreError(f"site {plan.site!r} view {plan.view!r} units {start}:{stop}: store "
+                         f"returned shape {block.shape}")
+    x = block[plan.rows]
+    del block
+    try:
+        return rank_block(x, labels, stats=True, threads=threads)
+    except ConfigError as exc:
+        raise StoreError(f"site {plan.site!r} view {plan.view!r} units {start}:{stop}: responses "
+                         f"marked valid contain NaN ({exc})") from None
+
+
+def plan_labels(plan: SitePlan, analysis: Analysis) -> Any:
+    """The label codes of a planned site's kept rows (a :class:`LabelError` names the site)."""
+    try:
+        return check_labels(analysis.labels[plan.keep], len(analysis.label_names), analysis.label_names)
+    except LabelError as exc:
+        raise LabelError(f"site {plan.site!r} view {plan.view!r} (after dropping "
+                         f"{plan.n_dropped} missing rows): {exc}") from None
+
+
 def _rank_site(store: ActivationSource, plan: SitePlan, analysis: Analysis, block_units: int,
                threads: int | None) -> Iterator[tuple[int, Any]]:
-    labels = check_labels(analysis.labels[plan.keep], len(analysis.label_names), analysis.label_names)
+    labels = plan_labels(plan, analysis)
     for start in range(0, plan.n_units, block_units):
-        stop = min(start + block_units, plan.n_units)
-        block = np.asarray(store.responses(plan.site, plan.view, slice(start, stop)))
-        if block.shape != (len(store.samples), stop - start):
-            raise StoreError(f"site {plan.site!r} view {plan.view!r} units {start}:{stop}: store "
-                             f"returned shape {block.shape}")
-        x = block[plan.rows]
-        del block
-        try:
-            res = rank_block(x, labels, stats=True, threads=threads)
-        except ConfigError as exc:
-            raise StoreError(f"site {plan.site!r} view {plan.view!r} units {start}:{stop}: responses "
-                             f"marked valid contain NaN ({exc})") from None
-        yield start, res
+        yield start, rank_one_block(store, plan, labels, start, min(start + block_units, plan.n_units), threads)
 
 
 def _metadata(store: ActivationSource, analysis: Analysis, view: str, plans: list[SitePlan],
@@ -131,7 +145,8 @@ def rank_store(store: ActivationSource, analysis: Analysis, *, view: str,
                sites: Sequence[str] | None = None, patterns: Sequence[str] | None = None,
                components: Sequence[str] | None = None, block_units: int = DEFAULT_BLOCK_UNITS,
                out: str | Path | None = None, progress: bool = True, encoder_fallback: bool = True,
-               threads: int | None = None) -> Expertise:
+               threads: int | None = None, backend: str = "local", ray_address: str | None = None,
+               num_workers: int | None = None) -> Expertise:
     """Rank every selected unit of ``store`` for every label of ``analysis`` at one ``view``.
 
     Parameters
@@ -154,12 +169,24 @@ def rank_store(store: ActivationSource, analysis: Analysis, *, view: str,
     encoder_fallback:
         Read decoder sites recorded once per sample (cross-attention K/V) at ``encoder``.
 
+    backend, ray_address, num_workers:
+        ``"ray"`` ranks the blocks as Ray tasks (at most ``num_workers`` at once, default: the
+        cluster's CPUs) and writes them in the same order: the table is the local one
+        (:mod:`babelscope.rank.ray_backend`). ``threads`` then means threads per task.
+
     Rows whose response is missing at a site and view (``store.valid`` False) are dropped before
     ranking; the counts are logged and kept in the metadata and ``Expertise.dropped``.
     """
     if block_units < 1:
         raise ConfigError(f"block_units must be >= 1, got {block_units}")
-    threads = default_threads() if threads is None else threads
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"backend: choose 'local' or 'ray', not {backend!r}")
+    if backend == "ray":
+        from babelscope.ray_util import import_ray
+
+        import_ray()
+    else:
+        threads = default_threads() if threads is None else threads
     plans, skipped = plan_sites(store, analysis.rows, view, sites=sites, patterns=patterns,
                                 components=components, encoder_fallback=encoder_fallback)
     settings = {"block_units": block_units, "encoder_fallback": encoder_fallback,
@@ -175,30 +202,36 @@ def rank_store(store: ActivationSource, analysis: Analysis, *, view: str,
         log.info("rank %s: skipped site %s (%s)", analysis.key, s, why)
     schema = SCHEMA.with_metadata({META_KEY: json.dumps(meta).encode()})
     path = Path(out) if out is not None else None
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}") if path else None
+    if path is not None:
+        remove_stale_temps(path)  # left by a ranking that was killed
+    tmp = temp_name(path) if path else None
     writer = pq.ParquetWriter(str(tmp), schema) if tmp else None
     parts: list[pa.Table] = []
+    if backend == "ray":
+        from babelscope.rank.ray_backend import ranked_blocks_ray
+
+        blocks = ranked_blocks_ray(store, plans, analysis, block_units, threads=threads,
+                                   ray_address=ray_address, num_workers=num_workers)
+    else:
+        blocks = ((plan, start, res) for plan in plans
+                  for start, res in _rank_site(store, plan, analysis, block_units, threads))
     try:
         with progress_bar(progress) as prog:
             task = prog.add_task(analysis.key, total=sum(p.n_units for p in plans))
-            for plan in plans:
-                try:
-                    for start, res in _rank_site(store, plan, analysis, block_units, threads):
-                        tab = _block_frame(plan, start, res, analysis.label_names)
-                        if writer is not None:
-                            writer.write_table(tab)
-                        else:
-                            parts.append(tab)
-                        prog.advance(task, res.ap.shape[1])
-                except LabelError as exc:
-                    raise LabelError(f"site {plan.site!r} view {plan.view!r} (after dropping "
-                                     f"{plan.n_dropped} missing rows): {exc}") from None
+            for plan, start, res in blocks:
+                tab = _block_frame(plan, start, res, analysis.label_names)
+                if writer is not None:
+                    writer.write_table(tab)
+                else:
+                    parts.append(tab)
+                prog.advance(task, res.ap.shape[1])
         if writer is not None:
             writer.close()
             writer = None
-            os.replace(tmp, path)  # type: ignore[arg-type]
+            commit_file(tmp, path)  # type: ignore[arg-type]
             return Expertise(meta, None, path, dropped)
     finally:
+        blocks.close()  # the Ray backend cancels its outstanding tasks here
         if writer is not None:
             writer.close()
         if tmp is not None and tmp.exists():

@@ -12,17 +12,16 @@ import contextlib
 import hashlib
 import json
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from itertools import groupby
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 
 from babelscope import __version__
-from babelscope.corpus.audio import read_audio
+from babelscope.corpus.audio import check_audio, read_audio
 from babelscope.corpus.tasks import TaskSample
 from babelscope.errors import AudioError, ConfigError, StoreError
 from babelscope.models.base import ModelAdapter, Site
@@ -87,13 +86,9 @@ def _check_inputs(adapter: ModelAdapter, samples: Sequence[TaskSample]) -> None:
             if not s.audio:
                 raise AudioError(f"sample {s.sample_id}: speech sample without an audio file")
             try:
-                info = sf.info(s.audio)
-            except Exception as exc:
-                raise AudioError(f"{s.audio} (sample {s.sample_id}): cannot read audio ({exc})") from None
-            if info.frames == 0:
-                raise AudioError(f"{s.audio} (sample {s.sample_id}): audio file is empty")
-            if info.channels != 1:
-                raise AudioError(f"{s.audio} (sample {s.sample_id}): expected mono audio, found {info.channels} channels")
+                check_audio(s.audio)
+            except AudioError as exc:
+                raise AudioError(f"{exc} (sample {s.sample_id})") from None
 
 
 def _settings_record(adapter: ModelAdapter, samples: Sequence[TaskSample], sites: Sequence[Site],
@@ -118,19 +113,42 @@ def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def record(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | Path,
-           settings: RecordSettings | None = None, *, overwrite: bool = False, progress: bool = True,
-           on_chunk: Callable[[int], None] | None = None, forcing=None) -> Activations:
-    """Record responses of ``adapter`` for ``samples`` into the store folder ``out`` and open it.
+@dataclass
+class RecordPlan:
+    """A store set up for recording (arrays created, settings written) and the chunks still to do."""
 
-    ``forcing`` (a :class:`babelscope.intervene.ForcingPlan`) forces units during recording: the
-    store then holds the responses of the forced model (its hooks run before the recording hooks).
-    """
+    out: Path
+    samples: Sequence[TaskSample]
+    sites: list[Site]
+    settings: RecordSettings
+    meta: dict
+    layout: dict[str, ViewLayout]
+    writer: StoreWriter
+    n_chunks: int
+    todo: list[int]
+
+    def rows(self, k: int) -> list[TaskSample]:
+        start = k * self.settings.batch_size
+        return list(self.samples[start:start + self.settings.batch_size])
+
+    @property
+    def n_done(self) -> int:
+        return len(self.samples) - sum(len(self.rows(k)) for k in self.todo)
+
+
+def prepare_store(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | Path,
+                  settings: RecordSettings | None = None, *, overwrite: bool = False,
+                  forcing=None) -> RecordPlan | Activations:
+    """Validate the inputs and set up the store at ``out``: a complete matching store is returned
+    opened (:class:`Activations`); otherwise the arrays exist afterwards and the plan lists the
+    chunks without a completion record (all of them for a new store)."""
+    from babelscope.record.store import local_path
+
     settings = settings or RecordSettings()
     settings.validate(adapter)
     sites = select_sites(adapter.sites(), list(settings.sites))
     _check_inputs(adapter, samples)
-    out = Path(out)
+    out = local_path(out)
     meta = json.loads(json.dumps(_settings_record(adapter, samples, sites, settings, forcing)))
     if out.exists() and overwrite:
         shutil.rmtree(out)
@@ -154,24 +172,55 @@ def record(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | Path
                          chunk_rows=settings.batch_size, dtype=settings.dtype)
     n_chunks = (len(samples) + settings.batch_size - 1) // settings.batch_size
     todo = [k for k in range(n_chunks) if not (out / CHUNKS / f"chunk-{k:06d}.json").is_file()]
+    return RecordPlan(out, samples, list(sites), settings, meta, layout, writer, n_chunks, todo)
+
+
+def finish_store(adapter: ModelAdapter, plan: RecordPlan) -> Activations:
+    """Assemble the samples table and the manifest once every chunk has its completion record."""
+    return _finalize(plan.out, adapter, plan.samples, plan.sites, plan.settings, plan.meta, plan.n_chunks,
+                     plan.layout)
+
+
+def record(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | Path,
+           settings: RecordSettings | None = None, *, overwrite: bool = False, progress: bool = True,
+           on_chunk: Callable[[int], None] | None = None, forcing=None, backend: str = "local",
+           ray_address: str | None = None, num_workers: int | None = None) -> Activations:
+    """Record responses of ``adapter`` for ``samples`` into the store folder ``out`` and open it.
+
+    ``forcing`` (a :class:`babelscope.intervene.ForcingPlan`) forces units during recording: the
+    store then holds the responses of the forced model (its hooks run before the recording hooks).
+
+    ``backend="ray"`` computes the chunks on Ray actors, one model replica each (see
+    :func:`babelscope.record.ray_backend.record_ray`; ``ray_address`` and ``num_workers`` apply to
+    it only). Both backends write the same store.
+    """
+    if backend == "ray":
+        from babelscope.record.ray_backend import record_ray
+
+        return record_ray(adapter, samples, out, settings, overwrite=overwrite, progress=progress,
+                          on_chunk=on_chunk, forcing=forcing, ray_address=ray_address, num_workers=num_workers)
+    if backend != "local":
+        raise ConfigError(f"backend: choose 'local' or 'ray', not {backend!r}")
+    plan = prepare_store(adapter, samples, out, settings, overwrite=overwrite, forcing=forcing)
+    if isinstance(plan, Activations):
+        return plan
+    settings = plan.settings
 
     from babelscope.progress import progress_bar
 
-    sink = _ChunkSink(writer, out / CHUNKS)
+    sink = _ChunkSink(plan.writer, plan.out / CHUNKS)
     try:
-        with progress_bar(progress, "record", total=len(samples), done=len(samples) - sum(
-                min(settings.batch_size, len(samples) - k * settings.batch_size) for k in todo)) as advance:
-            for k in todo:
-                start = k * settings.batch_size
-                rows = list(samples[start:start + settings.batch_size])
-                values, valid, gen = _record_chunk(adapter, rows, sites, settings, layout, forcing)
-                sink.submit(k, start, values, valid, gen)
+        with progress_bar(progress, "record", total=len(samples), done=plan.n_done) as advance:
+            for k in plan.todo:
+                rows = plan.rows(k)
+                values, valid, gen = _record_chunk(adapter, rows, plan.sites, settings, plan.layout, forcing)
+                sink.submit(k, k * settings.batch_size, values, valid, gen)
                 advance(len(rows))
                 if on_chunk is not None:
                     on_chunk(k)
     finally:
         sink.close()
-    return _finalize(out, adapter, samples, sites, settings, meta, n_chunks, layout)
+    return finish_store(adapter, plan)
 
 
 class _ChunkSink:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -47,6 +48,33 @@ CHUNKS = "chunks"
 #: per-sample coordinates at the root; ``sample`` (the sample id) is the index of dimension ``sample``
 COORDS = {"sample": "sample_id", "task": "task", "src_lang": "src_lang", "tgt_lang": "tgt_lang",
           "modality": "modality", "group": "group", "corpus_id": "corpus_id"}
+
+
+def local_path(path: str | Path) -> Path:
+    """A store location as a local path: a path, or a ``file://`` URL (``file:///data/store``).
+
+    Stores live on a local or shared POSIX filesystem (NFS, Lustre, a FUSE mount of a bucket): the
+    store's side files are renamed atomically and listed, which object stores do not offer. Other
+    URL schemes (``s3://``, ``gs://``, ...) are refused with a message naming the alternative.
+    """
+    import re
+    from urllib.parse import unquote, urlparse
+
+    text = os.fspath(path)
+    # a scheme of two letters at least ("C:" is a drive) followed by "/" (pathlib turns "s3://b" into "s3:/b")
+    m = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+):/", text)
+    if m is None:
+        return Path(text)
+    scheme = m.group(1).lower()
+    if scheme == "file":
+        url = urlparse(text)
+        if url.netloc not in ("", "localhost"):
+            raise StoreError(f"{text}: a file:// URL must name a local path (file:///path), not host "
+                             f"{url.netloc!r}")
+        return Path(unquote(url.path))
+    raise StoreError(f"{text}: {scheme}:// stores are not supported; the store needs a POSIX filesystem "
+                     "(atomic renames). Use a local or shared path (NFS, Lustre), or mount the bucket "
+                     "(e.g. s3fs, gcsfuse) and pass the mount path; see docs/scale.md")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -70,14 +98,26 @@ class StoreWriter:
         self.dtype = np.dtype(dtype)
         path = folder / RESPONSES
         n = len(samples)
-        if not (path / "zarr.json").exists():
-            root = zarr.open_group(str(path), mode="w", zarr_format=3)
+        # A new skeleton (coordinates and every view's arrays) is built under a temporary name and
+        # renamed into place (babelscope.atomic): a run killed while building it leaves no half-made
+        # skeleton that a resume would take as complete (e.g. a coordinate array never written).
+        new = not (path / "zarr.json").exists()
+        build = path
+        if new:
+            from babelscope.atomic import remove_stale_temps, temp_name
+
+            remove_stale_temps(path)
+            build = temp_name(path)
+            for p in (build, path):
+                if p.exists():
+                    shutil.rmtree(p)
+            root = zarr.open_group(str(build), mode="w", zarr_format=3)
             for c, col in COORDS.items():
                 _write_1d(root, c, samples[col].astype(str).to_numpy(), "sample")
             root.attrs["babelscope"] = {"n_samples": n, "dtype": str(self.dtype)}
             # CF convention read by xarray: these root arrays are coordinates, not data variables
             root.attrs["coordinates"] = " ".join(c for c in COORDS if c != "sample")
-        root = zarr.open_group(str(path), mode="r+", zarr_format=3)
+        root = zarr.open_group(str(build), mode="r+", zarr_format=3)
         present = {k for k, _ in root.members(max_depth=None)}
         arrays: list[tuple[str, dict[str, Any], np.ndarray | None]] = []
         for view, lay in layout.items():
@@ -106,8 +146,23 @@ class StoreWriter:
             root[view].attrs["coordinates"] = " ".join(coords)
         if arrays:
             _run(_create_arrays(root, arrays))
+        if new:
+            os.replace(build, path)
+            root = zarr.open_group(str(path), mode="r+", zarr_format=3)
         self.values = {v: root[f"{v}/values"] for v in layout}
         self.valid = {v: root[f"{v}/valid"] for v in layout}
+
+    @classmethod
+    def open(cls, folder: Path, views: Iterable[str], dtype: str) -> "StoreWriter":
+        """A writer over the arrays of a store set up elsewhere (another process of a Ray run)."""
+        import zarr
+
+        self = cls.__new__(cls)
+        self.folder, self.dtype = folder, np.dtype(dtype)
+        root = zarr.open_group(str(folder / RESPONSES), mode="r+", zarr_format=3)
+        self.values = {v: root[f"{v}/values"] for v in views}
+        self.valid = {v: root[f"{v}/valid"] for v in views}
+        return self
 
     def write_rows(self, start: int, values: dict[str, np.ndarray], valid: dict[str, np.ndarray]) -> None:
         jobs = []
@@ -169,7 +224,7 @@ class Activations:
     def __init__(self, folder: str | Path) -> None:
         import zarr
 
-        self.folder = Path(folder)
+        self.folder = local_path(folder)
         man = self.folder / MANIFEST
         if not man.is_file():
             if (self.folder / SETTINGS).is_file():

@@ -1,0 +1,96 @@
+"""Crash-safe writes: a reader never sees a half-written artifact under its final name.
+
+Every artifact is written under a temporary name beside its final one (``.NAME.tmp-PID``), flushed
+to disk, then renamed into place (``os.replace``, atomic on a POSIX filesystem). A folder that
+replaces an older one is moved in the same way: the old folder is first renamed aside
+(``.NAME.old-PID``), the new one renamed into place, then the old one deleted, so the final name
+holds either the complete old folder, the complete new one, or (for an instant) nothing.
+
+A writer killed mid-way (SIGKILL, out of memory, power cut after the rename) leaves only its
+temporary, which :func:`remove_stale_temps` deletes on the next write of the same artifact once the
+process that owned it is gone. See docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+
+def temp_name(path: Path, kind: str = "tmp") -> Path:
+    """``DIR/.NAME.<kind>-<pid>``: the temporary of ``path`` owned by this process."""
+    return path.with_name(f".{path.name}.{kind}-{os.getpid()}")
+
+
+def pid_alive(pid: int) -> bool:
+    """Is a process with this id running (on this machine)?"""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete the temporaries of ``path`` (``.NAME.tmp-PID``, ``.NAME.old-PID``) left by processes
+    that no longer run; returns what was removed. Temporaries of live processes are kept."""
+    path = Path(path)
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for kind in ("tmp", "old"):
+        for p in path.parent.glob(f".{path.name}.{kind}-*"):
+            suffix = p.name.rsplit("-", 1)[-1]
+            if not suffix.isdigit() or pid_alive(int(suffix)):
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file (or a folder's entries) to disk; errors of filesystems without fsync are ignored."""
+    try:
+        fd = os.open(str(path), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def commit_file(tmp: Path, path: Path) -> None:
+    """Flush the finished temporary ``tmp`` and rename it to ``path`` (atomic)."""
+    fsync_path(tmp)
+    os.replace(tmp, path)
+    fsync_path(path.parent)
+
+
+def commit_dir(tmp: Path, path: Path) -> None:
+    """Move the finished folder ``tmp`` to ``path``, replacing an existing folder without ever
+    exposing a partial one under ``path``."""
+    for f in tmp.iterdir():
+        if f.is_file():
+            fsync_path(f)
+    fsync_path(tmp)
+    old = None
+    if path.exists():
+        old = temp_name(path, "old")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(path, old)
+    os.replace(tmp, path)
+    fsync_path(path.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,147 @@
+"""``record`` on a Ray cluster: chunks of samples computed by actors, one model replica each.
+
+The driver sets the store up exactly as the local recorder does (settings record, every array
+created, the chunks still to do), then hands chunk indices to a pool of actors. Each actor loads the
+model by name (one GPU each where the cluster has GPUs, else CPU actors), computes a chunk with the
+local recorder's ``_record_chunk`` and writes its rows into the same Zarr store followed by the
+chunk's completion record. Chunks are disjoint rows and the store's Zarr chunks are aligned to them,
+so actors never write the same file. The driver then assembles the samples table and the manifest
+with the local recorder's ``_finalize``: both backends produce the same store, and an interrupted
+Ray run resumes like a local one (chunks with a completion record are skipped), with either backend.
+
+Actors need the store's folder and the corpus's audio files at the same paths as the driver (one
+machine, or shared storage across machines; see docs/scale.md).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from babelscope.corpus.tasks import TaskSample
+from babelscope.errors import ConfigError, ModelLoadError
+from babelscope.models.base import ModelAdapter
+from babelscope.record.recorder import RecordSettings, _ChunkSink, _record_chunk, finish_store, prepare_store
+from babelscope.record.store import CHUNKS, Activations, StoreWriter
+
+#: chunks queued per actor beyond the one it computes, so it never waits for the driver
+_QUEUE_PER_ACTOR = 1
+
+
+class ChunkRecorder:
+    """A Ray actor (via ``ray.remote``): one model replica recording chunks into one store."""
+
+    def __init__(self, model: dict[str, Any], expect: dict[str, Any], out: str, settings: RecordSettings,
+                 site_names: list[str], layout: dict, forcing=None, threads: int | None = None) -> None:
+        import torch
+
+        from babelscope.models import load_model
+        from babelscope.models.sites import select_sites
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.adapter = load_model(model["name"], device=model["device"], dtype=model["dtype"], seed=model["seed"])
+        got = self.adapter.describe()
+        if got != expect:
+            diff = sorted(k for k in set(got) | set(expect) if got.get(k) != expect.get(k))
+            raise ModelLoadError(f"Ray worker: model {model['name']!r} loaded with other {', '.join(diff)} than "
+                                 f"the driver's ({ {k: got.get(k) for k in diff} } vs "
+                                 f"{ {k: expect.get(k) for k in diff} }); every node needs the same model files "
+                                 "(and a built-in model the same seed)")
+        self.sites = select_sites(self.adapter.sites(), list(settings.sites))
+        if [s.name for s in self.sites] != site_names:
+            raise ModelLoadError("Ray worker: the model's sites differ from the driver's")
+        self.settings, self.layout, self.forcing = settings, layout, forcing
+        writer = StoreWriter.open(Path(out), layout, settings.dtype)
+        self.sink = _ChunkSink(writer, Path(out) / CHUNKS)
+
+    def record(self, k: int, start: int, rows: list[TaskSample]) -> tuple[int, int]:
+        values, valid, gen = _record_chunk(self.adapter, rows, self.sites, self.settings, self.layout, self.forcing)
+        self.sink.submit(k, start, values, valid, gen)  # written while the next chunk is computed
+        return k, len(rows)
+
+    def close(self) -> bool:
+        self.sink.close()
+        return True
+
+
+def _model_spec(adapter: ModelAdapter, seed: int, device: str | None, gpus: bool) -> dict[str, Any]:
+    desc = adapter.describe()
+    if device is None or (gpus and device.startswith("cuda")):
+        device = "cuda" if gpus else "cpu"  # Ray shows each GPU actor its own GPU only, as cuda:0
+    return {"name": adapter.name, "dtype": desc["dtype"], "device": device, "seed": seed}
+
+
+def record_ray(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | Path,
+               settings: RecordSettings | None = None, *, overwrite: bool = False, progress: bool = True,
+               on_chunk: Callable[[int], None] | None = None, forcing=None, ray_address: str | None = None,
+               num_workers: int | None = None, seed: int = 0, device: str | None = None) -> Activations:
+    """Record like :func:`babelscope.record.record`, with the chunks computed by Ray actors.
+
+    ``adapter`` (loaded in the driver, e.g. on CPU) validates the inputs and names the model; each
+    actor loads its own replica with ``load_model(adapter.name, dtype=..., seed=seed)`` and must get
+    the same model identity (``describe()``), else the run stops before writing anything.
+
+    ``num_workers``: actors (default: one per GPU of the cluster, or one per CPU without GPUs, at
+    most one per chunk to do). ``device``: of the actors' replicas (default ``cuda`` with one GPU per
+    actor when the cluster has GPUs, else ``cpu``). ``ray_address``: see
+    :func:`babelscope.ray_util.ray_session`.
+    """
+    from babelscope.progress import progress_bar
+    from babelscope.ray_util import cluster_cpus, cluster_gpus, import_ray, ray_session
+
+    import_ray()  # fail before touching the store when Ray is missing
+    if num_workers is not None and num_workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {num_workers}")
+    plan = prepare_store(adapter, samples, out, settings, overwrite=overwrite, forcing=forcing)
+    if isinstance(plan, Activations):
+        return plan
+    settings = plan.settings
+    out_abs = str(plan.out.resolve())
+    if plan.todo:
+        with ray_session(ray_address) as ray:
+            gpus = cluster_gpus(ray) if device is None or device.startswith("cuda") else 0
+            cpus = cluster_cpus(ray)
+            n = num_workers or (gpus if gpus else cpus)
+            n = max(1, min(n, len(plan.todo)))
+            if gpus:
+                opts: dict[str, Any] = {"num_gpus": 1, "num_cpus": 1}
+                threads = None
+            else:
+                threads = max(1, cpus // n)
+                opts = {"num_cpus": threads}
+            actor_cls = ray.remote(max_restarts=0, **opts)(ChunkRecorder)
+            expect = adapter.describe()  # name, files' fingerprint, dtype: not the device
+            model = _model_spec(adapter, seed, device, bool(gpus))
+            actors = [actor_cls.remote(model, expect, out_abs, settings, [s.name for s in plan.sites], plan.layout,
+                                       forcing, threads) for _ in range(n)]
+            queue = deque(plan.todo)
+            running: dict[Any, Any] = {}
+
+            def give(actor) -> None:
+                k = queue.popleft()
+                ref = actor.record.remote(k, k * settings.batch_size, plan.rows(k))
+                running[ref] = actor
+
+            try:
+                with progress_bar(progress, f"record ({n} Ray workers)", total=len(samples),
+                                  done=plan.n_done) as advance:
+                    for _ in range(1 + _QUEUE_PER_ACTOR):
+                        for a in actors:
+                            if queue:
+                                give(a)
+                    while running:
+                        ready, _ = ray.wait(list(running), num_returns=1)
+                        actor = running.pop(ready[0])
+                        k, rows = ray.get(ready[0])
+                        advance(rows)
+                        if on_chunk is not None:
+                            on_chunk(k)
+                        if queue:
+                            give(actor)
+                    ray.get([a.close.remote() for a in actors])  # the last chunks' writes
+            finally:
+                for a in actors:
+                    ray.kill(a)
+    return finish_store(adapter, plan)
