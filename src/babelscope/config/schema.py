@@ -90,6 +90,13 @@ class InterventionCfg(_Strict):
     max_per_lang: Optional[int] = Field(default=None, ge=1)
     baseline_seed: int = 0
 
+    @model_validator(mode="after")
+    def _ask(self) -> "InterventionCfg":
+        if self.ask is not None and self.ask == self.label:
+            raise ValueError(f"ask ({self.ask!r}) must differ from label: steering towards the language that is "
+                             "asked for leaves no sample")
+        return self
+
     @field_validator("steps")
     @classmethod
     def _range(cls, v: Optional[list[int]]) -> Optional[list[int]]:

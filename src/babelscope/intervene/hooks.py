@@ -54,7 +54,11 @@ def _encoder_hook(f: SiteForcing, batch: PreparedBatch):
         n = lengths.get(T)
         positions = torch.arange(T)
         if n is None:
-            mask = torch.ones((output.shape[0], T), dtype=torch.bool)
+            if output.shape[0] > 1:
+                raise SiteError(f"site {f.site.name}: output has {T} positions, which matches none of the input's "
+                                f"time axes {sorted(lengths)}; its padded positions are unknown, so it cannot be "
+                                "forced in a batch")
+            mask = torch.ones((1, T), dtype=torch.bool)
         else:
             mask = positions[None, :].to(n.device) < n[:, None]
         return _overwrite(output, f, mask, positions)

@@ -10,6 +10,7 @@ import pandas as pd
 from babelscope.corpus.tasks import TaskSample, parse_tasks
 from babelscope.errors import ConfigError
 
+X2EN_TASKS = ("asr", "s2t", "t2t")
 _FIELDS = ("sample_id", "corpus_id", "group", "task", "src_lang", "tgt_lang", "modality", "text", "audio",
            "reference")
 
@@ -28,14 +29,15 @@ def samples_from_table(table: pd.DataFrame) -> list[TaskSample]:
 
 
 def select_samples(samples: Sequence[TaskSample], *, tasks: Sequence[str] | str | None = None,
-                   ask: str | None = None, exclude_tgt: str | None = None, src_langs: Sequence[str] | None = None,
-                   max_per_lang: int | None = None) -> list[TaskSample]:
+                   ask: str | None = None, exclude_tgt: str | None = None, exclude_src: str | None = None,
+                   src_langs: Sequence[str] | None = None, max_per_lang: int | None = None) -> list[TaskSample]:
     """Filter and re-target samples for an intervention.
 
     ``ask=L`` asks every sample for target language ``L`` (samples that share an input collapse
     into one; the reference is kept only where the original target was ``L``); ``exclude_tgt`` drops
-    samples already asking for that language (for steering towards it); ``max_per_lang`` keeps the
-    first N samples per (task, target language).
+    samples already asking for that language (for steering towards it), ``exclude_src`` samples whose
+    source is that language; ``max_per_lang`` keeps the first N samples per task and varying language
+    (the source language of X→English tasks, the target language of English→X tasks).
     """
     rows = list(samples)
     if tasks is not None:
@@ -54,11 +56,13 @@ def select_samples(samples: Sequence[TaskSample], *, tasks: Sequence[str] | str 
         rows = list(seen.values())
     if exclude_tgt is not None:
         rows = [s for s in rows if s.tgt_lang != exclude_tgt]
+    if exclude_src is not None:
+        rows = [s for s in rows if s.src_lang != exclude_src]
     if max_per_lang is not None:
         count: dict[tuple, int] = {}
         kept = []
         for s in rows:
-            k = (s.task, s.tgt_lang)
+            k = (s.task, s.src_lang if s.task in X2EN_TASKS else s.tgt_lang)
             if count.get(k, 0) < max_per_lang:
                 kept.append(s)
                 count[k] = count.get(k, 0) + 1

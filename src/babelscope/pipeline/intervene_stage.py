@@ -53,8 +53,7 @@ def run_one(adapter, store, jobs: dict[RankJob, Expertise], run: InterventionCfg
         steer_to = run.label
     else:
         task = "s2t" if run.target_modality == "speech" else "t2t"
-        samples = [s for s in select_samples(all_samples, tasks=[task], max_per_lang=run.max_per_lang)
-                   if s.src_lang != run.label]
+        samples = select_samples(all_samples, tasks=[task], exclude_src=run.label, max_per_lang=run.max_per_lang)
         steer_to = None
     res = run_intervention(adapter, samples, forcing, baseline_tables=[exp.table], baseline_seed=run.baseline_seed,
                            steer_to=steer_to, batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens,

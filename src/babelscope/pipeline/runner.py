@@ -181,22 +181,27 @@ class Run:
         cfg_tmp.write_text(json.dumps(self.cfg.model_dump(mode="json"), indent=2))
         cfg_tmp.replace(self.out / "config.json")
         result = self.out
-        stale = False
+        stale = False  # an earlier stage ran in this execution: every later stage reruns from scratch
         for stage in STAGES:
             if stage not in stages:
                 continue
             if not stale and self.is_done(stage):
                 self.log(f"[{stage}] up to date, skipped")
                 continue
-            if self._stage_file(stage).is_file() and not self.is_done(stage):
-                # settings changed since the last run: remove the stage's artifacts and rerun
+            started = self.out / "stages" / f"{stage}.started"
+            changed = self._stage_file(stage).is_file() and not self.is_done(stage)
+            if changed or (stale and started.is_file()):
+                # settings changed, or its inputs were just rebuilt: drop what this runner left there
+                # (also the partial outputs of an interrupted run) and rerun; outputs the runner did not
+                # make (e.g. a store recorded by hand) are left alone, and the stage refuses them
                 target = self.out / OUTPUTS[stage]
                 if target.exists() and (stage != "corpus" or self.cfg.corpus.source == "demo"):
                     shutil.rmtree(target)
                 if stage == "analysis":
                     shutil.rmtree(self.out / "sets", ignore_errors=True)
-                self._stage_file(stage).unlink()
+                self._stage_file(stage).unlink(missing_ok=True)
             stale = True  # every later stage reruns
+            started.touch()
             self.log(f"[{stage}] running")
             t0 = time.time()
             out = getattr(self, stage)()
