@@ -143,5 +143,13 @@ def record_ray(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | 
                     ray.get([a.close.remote() for a in actors])  # the last chunks' writes
             finally:
                 for a in actors:
-                    ray.kill(a)
+                    ray.kill(a, no_restart=True)
+                # wait until every killed actor is gone, so none writes a chunk after record() returns
+                # (a resumed run could otherwise race a dying actor); the refs fail with ActorDiedError,
+                # which is the expected outcome of the kill, not a new error to report
+                for ref in list(running):
+                    try:
+                        ray.get(ref, timeout=60)
+                    except Exception:  # noqa: BLE001 - see above
+                        pass
     return finish_store(adapter, plan)
