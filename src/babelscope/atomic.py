@@ -77,6 +77,14 @@ def commit_file(tmp: Path, path: Path) -> None:
     fsync_path(path.parent)
 
 
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a flushed temporary and an atomic rename."""
+    path = Path(path)
+    tmp = temp_name(path)
+    tmp.write_text(text, encoding="utf-8")
+    commit_file(tmp, path)
+
+
 def commit_dir(tmp: Path, path: Path) -> None:
     """Move the finished folder ``tmp`` to ``path``, replacing an existing folder without ever
     exposing a partial one under ``path``."""

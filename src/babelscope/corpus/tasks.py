@@ -49,6 +49,12 @@ class TaskSample:
         return asdict(self)
 
 
+def varying_language(task: str, src_lang: str, tgt_lang: str) -> str:
+    """The language that varies across a task's samples: the source of X→pivot and same-language
+    tasks, the target of pivot→X tasks."""
+    return tgt_lang if TASKS[task][1] == "from_pivot" else src_lang
+
+
 def parse_tasks(spec: str | Iterable[str]) -> list[str]:
     names = [t.strip() for t in (spec.split(",") if isinstance(spec, str) else spec) if t.strip()]
     if not names:

@@ -76,7 +76,7 @@ def _decoder_hook(f: SiteForcing, plan: ForcingPlan):
         p0 = seen[0]
         seen[0] = p0 + T
         positions = torch.arange(p0, p0 + T)
-        forced = torch.tensor([plan.position_forced(int(p)) for p in positions], dtype=torch.bool)
+        forced = plan.positions_forced(positions)
         if plan.positions == "newest":
             forced[:-1] = False
         if not bool(forced.any()):

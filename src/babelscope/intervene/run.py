@@ -35,7 +35,7 @@ from babelscope.intervene.hooks import forcing_hooks
 from babelscope.intervene.spec import Forcing, ForcingPlan, resolve
 from babelscope.models.base import ModelAdapter
 from babelscope.models.generation import generate_texts
-from babelscope.rank.select import NeuronSet, select_units
+from babelscope.rank.select import select_units
 
 CONDITIONS = ("unforced", "forced", "baseline")
 EFFECT_METRICS = ("is_expected", "expected_prob", "is_asked", "chrf")
@@ -191,6 +191,3 @@ def read_results(folder: str | Path) -> InterventionResult:
     return InterventionResult(table=pd.read_parquet(folder / RESULTS),
                               summary=json.loads((folder / SUMMARY).read_text()), out=folder)
 
-
-def sets_summary(sets: Sequence[NeuronSet]) -> list[dict[str, Any]]:
-    return [{**ns.provenance(), "n_units": len(ns)} for ns in sets]

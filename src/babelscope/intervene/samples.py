@@ -7,10 +7,9 @@ from typing import Sequence
 
 import pandas as pd
 
-from babelscope.corpus.tasks import TaskSample, parse_tasks
+from babelscope.corpus.tasks import TaskSample, parse_tasks, varying_language
 from babelscope.errors import ConfigError
 
-X2EN_TASKS = ("asr", "s2t", "t2t")
 _FIELDS = ("sample_id", "corpus_id", "group", "task", "src_lang", "tgt_lang", "modality", "text", "audio",
            "reference")
 
@@ -62,7 +61,7 @@ def select_samples(samples: Sequence[TaskSample], *, tasks: Sequence[str] | str 
         count: dict[tuple, int] = {}
         kept = []
         for s in rows:
-            k = (s.task, s.src_lang if s.task in X2EN_TASKS else s.tgt_lang)
+            k = (s.task, varying_language(s.task, s.src_lang, s.tgt_lang))
             if count.get(k, 0) < max_per_lang:
                 kept.append(s)
                 count[k] = count.get(k, 0) + 1

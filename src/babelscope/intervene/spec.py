@@ -121,9 +121,12 @@ class ForcingPlan:
     def n_units(self) -> int:
         return sum(len(f.units) for f in self.sites.values())
 
-    def position_forced(self, p: int) -> bool:
-        """Is decoder position ``p`` (step ``p + 1``) inside the step range?"""
-        return self.steps is None or self.steps[0] <= p + 1 < self.steps[1]
+    def positions_forced(self, positions: torch.Tensor) -> torch.Tensor:
+        """Which decoder positions ``p`` (step ``p + 1``) are inside the step range: bool [pos]."""
+        if self.steps is None:
+            return torch.ones(positions.shape, dtype=torch.bool)
+        step = positions + 1
+        return (step >= self.steps[0]) & (step < self.steps[1])
 
 
 def _unit_value(u, kind: str, factor: float) -> float:

@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 
 from babelscope.analysis import across_step_matrix, concentration_store, cross_modal_matrix, rank_agreement
+from babelscope.atomic import commit_file, temp_name
+from babelscope.corpus.tasks import varying_language
 from babelscope.pipeline.rank_stage import RankJob
 from babelscope.rank import save_neuron_set, select_units
 from babelscope.rank.expertise import Expertise
 from babelscope.rank.select import candidates
 
-X2EN = ("asr", "s2t", "t2t")
 
 
 def _k(exp: Expertise, label: str, k: int, component: str) -> int:
@@ -159,7 +160,7 @@ def concentration_tables(store, steps: Sequence[int], *, progress: bool) -> tupl
                                   components=["text_decoder"], progress=progress)
         for row in res.table.itertuples(index=False):
             task, src, tgt, mod = row.group.split("/")
-            lang = src if task in X2EN else tgt
+            lang = varying_language(task, src, tgt)
             conc.append({"step": step, "task": task, "lang": lang, "modality": mod, "component": row.scope,
                          "gini": row.gini, "top1_share": row.top1_share, "entropy": row.entropy,
                          "n_units": row.n_units})
@@ -196,8 +197,8 @@ def write_analysis(jobs: dict[RankJob, Expertise], store, out: Path, *, k: int, 
     for name, df in tables.items():
         if df.empty:
             continue
-        tmp = out / f".{name}.csv.tmp"
+        tmp = temp_name(out / f"{name}.csv")
         df.to_csv(tmp, index=False)
-        tmp.replace(out / f"{name}.csv")
+        commit_file(tmp, out / f"{name}.csv")
         paths[name] = out / f"{name}.csv"
     return paths

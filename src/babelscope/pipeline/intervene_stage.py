@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from babelscope.atomic import atomic_write_text
 from babelscope.config.schema import InterventionCfg, InterveneCfg
 from babelscope.errors import ConfigError
 from babelscope.intervene import Forcing, run_intervention
@@ -66,6 +67,4 @@ def run_one(adapter, store, jobs: dict[RankJob, Expertise], run: InterventionCfg
 
 
 def write_index(out: Path, entries: list[dict]) -> None:
-    tmp = out / ".index.json.tmp"
-    tmp.write_text(json.dumps(entries, indent=1))
-    tmp.replace(out / "index.json")
+    atomic_write_text(out / "index.json", json.dumps(entries, indent=1))

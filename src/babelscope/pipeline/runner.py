@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from babelscope import __version__
+from babelscope.atomic import atomic_write_text
 from babelscope.config import RunConfig, config_digest
 
 STAGES = ("corpus", "record", "rank", "analysis", "intervene", "report")
@@ -170,16 +171,12 @@ class Run:
                              "transformers": transformers.__version__, "python": platform.python_version()},
                 "stages": stages, "started": old.get("started") or datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(info, indent=2))
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps(info, indent=2))
 
     def execute(self, stages=STAGES) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "stages").mkdir(exist_ok=True)
-        cfg_tmp = self.out / ".config.json.tmp"
-        cfg_tmp.write_text(json.dumps(self.cfg.model_dump(mode="json"), indent=2))
-        cfg_tmp.replace(self.out / "config.json")
+        atomic_write_text(self.out / "config.json", json.dumps(self.cfg.model_dump(mode="json"), indent=2))
         result = self.out
         stale = False  # an earlier stage ran in this execution: every later stage reruns from scratch
         for stage in STAGES:
@@ -206,9 +203,8 @@ class Run:
             t0 = time.time()
             out = getattr(self, stage)()
             secs = round(time.time() - t0, 1)
-            tmp = self._stage_file(stage).with_suffix(".tmp")
-            tmp.write_text(json.dumps({"digest": config_digest(self.cfg, *DEPENDS[stage]), "seconds": secs}))
-            tmp.replace(self._stage_file(stage))
+            atomic_write_text(self._stage_file(stage),
+                              json.dumps({"digest": config_digest(self.cfg, *DEPENDS[stage]), "seconds": secs}))
             self._provenance({stage: {"seconds": secs}})
             self.log(f"[{stage}] done in {secs:.1f} s")
             if stage == "report" and out is not None:

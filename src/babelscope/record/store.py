@@ -37,6 +37,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from babelscope.atomic import atomic_write_text  # noqa: F401  (used by the recorder through this module)
 from babelscope.errors import StoreError
 from babelscope.record.layout import ViewLayout
 
@@ -75,12 +76,6 @@ def local_path(path: str | Path) -> Path:
     raise StoreError(f"{text}: {scheme}:// stores are not supported; the store needs a POSIX filesystem "
                      "(atomic renames). Use a local or shared path (NFS, Lustre), or mount the bucket "
                      "(e.g. s3fs, gcsfuse) and pass the mount path; see docs/scale.md")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 UNIT_CHUNK = 8192

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from babelscope.models.langcodes import language_name
+
 # Required columns of every analysis table (the contract; extra columns are allowed).
 TABLES: dict[str, tuple[str, ...]] = {
     "ap_summary": ("analysis", "modality", "step", "label", "base_rate", "n_units", "max_ap",
@@ -47,12 +49,7 @@ COMPONENT_NAMES = {"speech_encoder": "speech encoder", "text_encoder": "text enc
 def lang_name(code: Any) -> str:
     """Full language name of an ISO 639-3 code; other labels come back as they are. Composite labels
     such as ``deu/speech`` are named part by part (``German/speech``)."""
-    s = str(code)
-    if s in LANG_NAMES:
-        return LANG_NAMES[s]
-    if "/" in s:
-        return "/".join(LANG_NAMES.get(p, p) for p in s.split("/"))
-    return s
+    return "/".join(LANG_NAMES.get(p) or language_name(p) for p in str(code).split("/"))
 
 
 def step_key(step: Any) -> tuple[int, float, str]:
