@@ -47,6 +47,8 @@ def intervene_cmd(
                                   "(comma-separated ISO 639-3; default: every language py3langid knows)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (results.parquet, summary.json, forcing.json)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch intra-op threads while "
+                                          "generating (default: torch's default here)."),
 ) -> None:
     """Run an intervention (or steering) with its unforced and random-k controls and score the outputs."""
     import babelscope
@@ -65,7 +67,7 @@ def intervene_cmd(
     res = run_intervention(adapter, samples, forcing, baseline_tables=tables or None, baseline_seed=baseline_seed,
                            steer_to=steer_to, batch_size=batch_size, max_new_tokens=max_new_tokens,
                            lid_langs=[l.strip() for l in lid_langs.split(",") if l.strip()] or None,
-                           out=out, progress=progress)
+                           out=out, progress=progress, threads=threads)
     print_summary(res.summary)
     console.print(str(Path(out).resolve()))
 

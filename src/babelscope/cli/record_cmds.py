@@ -1,4 +1,4 @@
-"""``babelscope models``, ``babelscope sites``, ``babelscope record``."""
+"""``babelscope models``, ``babelscope sites``, ``babelscope record``, ``babelscope diff-stores``."""
 
 from __future__ import annotations
 
@@ -85,6 +85,9 @@ def record_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", help="Ray actors (default: one per GPU, or per "
                                           "CPU without GPUs)."),
     seed: int = typer.Option(0, help="Seed of built-in random models (the Ray workers load the same one)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Torch intra-op threads of every "
+                                          "recording process, local or Ray worker (default: torch's default "
+                                          "here); the store records it; the same count gives the same bits."),
 ) -> None:
     """Record pooled responses of the chosen sites, per decoding step, into an activation store."""
     from babelscope.corpus import build_task_samples, read_manifest
@@ -93,7 +96,7 @@ def record_cmd(
 
     settings = RecordSettings(steps=_ints(steps, "steps"), sites=tuple(_csv(site_patterns)),
                               encoder_pooling=encoder_pooling, batch_size=batch_size, dtype=dtype,
-                              max_new_tokens=max_new_tokens)
+                              max_new_tokens=max_new_tokens, threads=threads)
     corp = read_manifest(corpus)
     samples = build_task_samples(corp, _csv(tasks), pivot=tgt_lang, langs=_csv(langs) or None, split=split,
                                  max_groups=max_groups)
@@ -118,6 +121,26 @@ def record_cmd(
     console.print(str(out))
 
 
+def diff_stores_cmd(
+    a: Path = typer.Argument(..., help="First store."),
+    b: Path = typer.Argument(..., help="Second store (the same recording, e.g. another thread count)."),
+    rtol: Optional[float] = typer.Option(None, help="Relative tolerance (default: per store dtype, see "
+                                         "docs/scale.md)."),
+    atol: Optional[float] = typer.Option(None, help="Absolute tolerance (default: per store dtype)."),
+    exact: bool = typer.Option(False, help="Require equal values (rtol = atol = 0)."),
+    allow_divergent: bool = typer.Option(False, help="Leave samples whose generated tokens differ out of the "
+                                         "decoder views instead of failing."),
+) -> None:
+    """Compare two stores of one recording within |a-b| <= atol + rtol*max(|a|,|b|); exit 1 beyond it."""
+    from babelscope.record import compare_stores
+
+    res = compare_stores(a, b, rtol=rtol, atol=atol, exact=exact, allow_divergent=allow_divergent)
+    for line in res.report_lines():
+        console.print(line, highlight=False, markup=False)
+    if not res.ok:
+        raise typer.Exit(1)
+
+
 def print_store_summary(store) -> None:
     man = store.manifest
     t = Table("task", "modality", "samples", "mean output tokens", title=f"{store.folder}")
@@ -135,3 +158,4 @@ def register(app: typer.Typer) -> None:
     app.command("models")(models)
     app.command("sites")(sites)
     app.command("record")(record_cmd)
+    app.command("diff-stores")(diff_stores_cmd)

@@ -41,6 +41,9 @@ class RecordCfg(_Strict):
     max_new_tokens: int = Field(default=24, ge=1)
     dtype: Literal["float32", "float16"] = "float32"
     backend: Literal["local", "ray"] = "local"
+    #: torch intra-op threads of every process that runs the model (recording on either backend,
+    #: interventions); none: torch's default on the driver (babelscope.threads)
+    threads: Optional[int] = Field(default=None, ge=1)
 
     @field_validator("tasks")
     @classmethod

@@ -36,6 +36,7 @@ from babelscope.intervene.spec import Forcing, ForcingPlan, resolve
 from babelscope.models.base import ModelAdapter
 from babelscope.models.generation import generate_texts
 from babelscope.rank.select import select_units
+from babelscope.threads import torch_threads
 
 CONDITIONS = ("unforced", "forced", "baseline")
 EFFECT_METRICS = ("is_expected", "expected_prob", "is_asked", "chrf")
@@ -138,8 +139,11 @@ def run_intervention(adapter: ModelAdapter, samples: Sequence[TaskSample], forci
                      baseline_seed: int = 0, steer_to: str | None = None, batch_size: int = 16,
                      max_new_tokens: int = 32, lid_langs: Sequence[str] | None = None, n_boot: int = 1000,
                      out: str | Path | None = None, progress: bool = True,
-                     extra_files: dict[str, Any] | None = None) -> InterventionResult:
+                     extra_files: dict[str, Any] | None = None, threads: int | None = None) -> InterventionResult:
     """Generate under ``unforced``, ``forced`` and ``baseline`` and score every output.
+
+    ``threads``: torch intra-op threads while generating (default: torch's current setting); the
+    summary records the count used (see :mod:`babelscope.threads`).
 
     ``extra_files`` (name -> JSON-able object) are written into ``out`` with the results, in the same
     atomic move.
@@ -159,17 +163,19 @@ def run_intervention(adapter: ModelAdapter, samples: Sequence[TaskSample], forci
                                             "baseline": resolve(baseline, adapter)}
     t0 = time.time()
     frames = []
-    for cond, plan in plans.items():
-        ctx = None if plan is None else (lambda sub, batch, plan=plan: forcing_hooks(adapter, plan, batch))
-        outputs = generate_texts(adapter, samples, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                                 context=ctx, progress=progress, label=f"intervene: {cond}")
-        frames.append(_rows(samples, outputs, cond, steer_to))
+    with torch_threads(threads) as n_threads:
+        for cond, plan in plans.items():
+            ctx = None if plan is None else (lambda sub, batch, plan=plan: forcing_hooks(adapter, plan, batch))
+            outputs = generate_texts(adapter, samples, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                                     context=ctx, progress=progress, label=f"intervene: {cond}")
+            frames.append(_rows(samples, outputs, cond, steer_to))
     table = pd.concat(frames, ignore_index=True)
     table = score_outputs(table, langs=lid_langs)
     table["is_asked"] = (table["lid_lang"] == table["tgt_lang"]).to_numpy()
     summary = {"forcing": forcing.describe(), "baseline": baseline.describe(), "steer_to": steer_to,
                "n_samples": len(samples), "n_forced_units": plans["forced"].n_units,
                "lid_langs": list(lid_langs) if lid_langs else None, "model": adapter.describe(),
+               "threads": n_threads,
                **summarize_conditions(table, n_boot=n_boot), "seconds": round(time.time() - t0, 1)}
     summary["by_tgt_lang"] = {
         str(l): {c: _condition_summary(g2) for c, g2 in g.groupby("condition")}

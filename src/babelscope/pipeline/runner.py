@@ -92,7 +92,7 @@ class Run:
 
         r = self.cfg.record
         settings = RecordSettings(steps=tuple(r.steps), sites=tuple(r.sites), batch_size=r.batch_size,
-                                  dtype=r.dtype, max_new_tokens=r.max_new_tokens)
+                                  dtype=r.dtype, max_new_tokens=r.max_new_tokens, threads=r.threads)
         if r.backend == "ray":
             from babelscope.models import load_model
             from babelscope.record.ray_backend import record_ray
@@ -138,7 +138,7 @@ class Run:
         for run in self.cfg.intervene.runs:
             self.log(f"intervention {run.name}")
             entries.append(run_one(self.adapter, self.store, self.jobs(), run, self.cfg.intervene, out,
-                                   progress=self.progress))
+                                   progress=self.progress, threads=self.cfg.record.threads))
         write_index(out, entries)
 
     def report(self) -> Path | None:

@@ -24,6 +24,7 @@ from babelscope.errors import ConfigError, ModelLoadError
 from babelscope.models.base import ModelAdapter
 from babelscope.record.recorder import RecordSettings, _ChunkSink, _record_chunk, finish_store, prepare_store
 from babelscope.record.store import CHUNKS, Activations, StoreWriter
+from babelscope.threads import threads_now, torch_threads
 
 #: chunks queued per actor beyond the one it computes, so it never waits for the driver
 _QUEUE_PER_ACTOR = 1
@@ -33,14 +34,16 @@ class ChunkRecorder:
     """A Ray actor (via ``ray.remote``): one model replica recording chunks into one store."""
 
     def __init__(self, model: dict[str, Any], expect: dict[str, Any], out: str, settings: RecordSettings,
-                 site_names: list[str], layout: dict, forcing=None, threads: int | None = None) -> None:
+                 site_names: list[str], layout: dict, forcing=None) -> None:
         import torch
 
         from babelscope.models import load_model
         from babelscope.models.sites import select_sites
 
-        if threads:
-            torch.set_num_threads(threads)
+        # the store's thread policy (resolved by the driver), not Ray's OMP_NUM_THREADS = num_cpus:
+        # the same count as a local recording gives the same arithmetic (babelscope.threads)
+        torch.set_num_threads(settings.threads)
+        self.threads = settings.threads
         self.adapter = load_model(model["name"], device=model["device"], dtype=model["dtype"], seed=model["seed"])
         got = self.adapter.describe()
         if got != expect:
@@ -57,13 +60,40 @@ class ChunkRecorder:
         self.sink = _ChunkSink(writer, Path(out) / CHUNKS)
 
     def record(self, k: int, start: int, rows: list[TaskSample]) -> tuple[int, int]:
-        values, valid, gen = _record_chunk(self.adapter, rows, self.sites, self.settings, self.layout, self.forcing)
-        self.sink.submit(k, start, values, valid, gen)  # written while the next chunk is computed
+        with torch_threads(self.threads):  # whichever thread Ray runs this method on
+            values, valid, gen = _record_chunk(self.adapter, rows, self.sites, self.settings, self.layout,
+                                               self.forcing)
+            used = threads_now()
+        self.sink.submit(k, start, values, valid, gen, used)  # written while the next chunk is computed
         return k, len(rows)
 
     def close(self) -> bool:
         self.sink.close()
         return True
+
+
+def _stop_actors(ray: Any, actors: list, timeout: float = 120.0) -> None:
+    """Stop the actors of an interrupted recording so that none writes into the store afterwards.
+
+    Every actor is killed, then asked to ``close`` until that call fails because the actor is gone.
+    A ``close`` that still runs (it reached the actor before the kill did) waits for the actor's
+    pending chunk write, so either way no completion record can appear after ``record`` returns and
+    a resumed run sees the chunks as they are. The failures are the expected outcome of the kill,
+    not new errors: the interruption's own exception is what the caller raises.
+    """
+    import time
+
+    from ray.exceptions import GetTimeoutError, RayActorError
+
+    for a in actors:
+        ray.kill(a, no_restart=True)
+    deadline = time.monotonic() + timeout
+    for a in actors:
+        while time.monotonic() < deadline:
+            try:
+                ray.get(a.close.remote(), timeout=max(1.0, deadline - time.monotonic()))
+            except (RayActorError, GetTimeoutError):
+                break
 
 
 def _model_spec(adapter: ModelAdapter, seed: int, device: str | None, gpus: bool) -> dict[str, Any]:
@@ -82,6 +112,11 @@ def record_ray(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | 
     ``adapter`` (loaded in the driver, e.g. on CPU) validates the inputs and names the model; each
     actor loads its own replica with ``load_model(adapter.name, dtype=..., seed=seed)`` and must get
     the same model identity (``describe()``), else the run stops before writing anything.
+
+    Every actor computes with ``settings.threads`` torch threads (resolved on the driver: the
+    driver's default when unset), whatever CPUs it reserves from Ray, so a Ray store is bitwise the
+    local store of the same settings; on a CPU cluster, ``threads = CPUs / num_workers`` avoids
+    oversubscribing the cores.
 
     ``num_workers``: actors (default: one per GPU of the cluster, or one per CPU without GPUs, at
     most one per chunk to do). ``device``: of the actors' replicas (default ``cuda`` with one GPU per
@@ -105,17 +140,13 @@ def record_ray(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | 
             cpus = cluster_cpus(ray)
             n = num_workers or (gpus if gpus else cpus)
             n = max(1, min(n, len(plan.todo)))
-            if gpus:
-                opts: dict[str, Any] = {"num_gpus": 1, "num_cpus": 1}
-                threads = None
-            else:
-                threads = max(1, cpus // n)
-                opts = {"num_cpus": threads}
+            # scheduling only: each actor's torch threads are settings.threads whatever it reserves
+            opts: dict[str, Any] = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": max(1, cpus // n)}
             actor_cls = ray.remote(max_restarts=0, **opts)(ChunkRecorder)
             expect = adapter.describe()  # name, files' fingerprint, dtype: not the device
             model = _model_spec(adapter, seed, device, bool(gpus))
             actors = [actor_cls.remote(model, expect, out_abs, settings, [s.name for s in plan.sites], plan.layout,
-                                       forcing, threads) for _ in range(n)]
+                                       forcing) for _ in range(n)]
             queue = deque(plan.todo)
             running: dict[Any, Any] = {}
 
@@ -124,6 +155,7 @@ def record_ray(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | 
                 ref = actor.record.remote(k, k * settings.batch_size, plan.rows(k))
                 running[ref] = actor
 
+            closed = False
             try:
                 with progress_bar(progress, f"record ({n} Ray workers)", total=len(samples),
                                   done=plan.n_done) as advance:
@@ -141,15 +173,11 @@ def record_ray(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | 
                         if queue:
                             give(actor)
                     ray.get([a.close.remote() for a in actors])  # the last chunks' writes
+                    closed = True
             finally:
-                for a in actors:
-                    ray.kill(a, no_restart=True)
-                # wait until every killed actor is gone, so none writes a chunk after record() returns
-                # (a resumed run could otherwise race a dying actor); the refs fail with ActorDiedError,
-                # which is the expected outcome of the kill, not a new error to report
-                for ref in list(running):
-                    try:
-                        ray.get(ref, timeout=60)
-                    except Exception:  # noqa: BLE001 - see above
-                        pass
+                if closed:
+                    for a in actors:
+                        ray.kill(a, no_restart=True)
+                else:
+                    _stop_actors(ray, actors)
     return finish_store(adapter, plan)

@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import groupby
 from pathlib import Path
 from typing import Callable, Sequence
@@ -30,11 +30,17 @@ from babelscope.models.sites import select_sites
 from babelscope.record.capture import DECODER_VIEWS, ENCODER_POOLINGS, StepCapture, step_view
 from babelscope.record.layout import ViewLayout, make_layout, site_views
 from babelscope.record.store import CHUNKS, MANIFEST, SAMPLES, SETTINGS, Activations, StoreWriter, atomic_write_text
+from babelscope.threads import check_threads, resolve_threads, threads_now, torch_threads
 
 
 @dataclass
 class RecordSettings:
-    """What to record. ``sites`` are globs/regexes/component names (see ``select_sites``)."""
+    """What to record. ``sites`` are globs/regexes/component names (see ``select_sites``).
+
+    ``threads``: torch intra-op threads of every process that computes chunks (the local recorder,
+    each Ray actor); ``None`` is torch's default in the calling process, resolved to a number in the
+    store's ``record.json`` (see :mod:`babelscope.threads`).
+    """
 
     steps: tuple[int, ...] = (2, 7, 12)
     sites: tuple[str, ...] = ("text_decoder",)
@@ -43,6 +49,7 @@ class RecordSettings:
     batch_size: int = 16
     dtype: str = "float32"
     max_new_tokens: int = 32
+    threads: int | None = None
 
     def validate(self, adapter: ModelAdapter) -> None:
         if not self.steps:
@@ -63,6 +70,7 @@ class RecordSettings:
             raise ConfigError("batch_size must be >= 1")
         if self.dtype not in ("float16", "float32"):
             raise ConfigError(f"dtype: the store holds float16 or float32, not {self.dtype!r}")
+        check_threads(self.threads)
 
 
 def _views_of(site: Site, settings: RecordSettings) -> list[str]:
@@ -146,6 +154,7 @@ def prepare_store(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str
 
     settings = settings or RecordSettings()
     settings.validate(adapter)
+    settings = replace(settings, threads=resolve_threads(settings.threads))  # the store states its count
     sites = select_sites(adapter.sites(), list(settings.sites))
     _check_inputs(adapter, samples)
     out = local_path(out)
@@ -155,6 +164,11 @@ def prepare_store(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str
     if (out / SETTINGS).is_file():
         old = json.loads((out / SETTINGS).read_text())
         diff = _diff(old, meta)
+        was = old.get("settings", {}).get("threads")
+        if diff == ["settings.threads"] and was is not None:
+            raise StoreError(f"{out}: was recorded with {was} torch threads, this run has {settings.threads}; "
+                             f"resume with --threads {was} (config [record] threads = {was}) so the whole store "
+                             "has the same arithmetic, or pass --overwrite")
         if diff:
             raise StoreError(f"{out}: holds a recording with other settings ({', '.join(diff)}); "
                              "choose another output folder or pass --overwrite")
@@ -210,11 +224,12 @@ def record(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | Path
 
     sink = _ChunkSink(plan.writer, plan.out / CHUNKS)
     try:
-        with progress_bar(progress, "record", total=len(samples), done=plan.n_done) as advance:
+        with torch_threads(settings.threads), \
+                progress_bar(progress, "record", total=len(samples), done=plan.n_done) as advance:
             for k in plan.todo:
                 rows = plan.rows(k)
                 values, valid, gen = _record_chunk(adapter, rows, plan.sites, settings, plan.layout, forcing)
-                sink.submit(k, k * settings.batch_size, values, valid, gen)
+                sink.submit(k, k * settings.batch_size, values, valid, gen, threads_now())
                 advance(len(rows))
                 if on_chunk is not None:
                     on_chunk(k)
@@ -237,19 +252,22 @@ class _ChunkSink:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="babelscope-store")
         self._pending = None
 
-    def _write(self, k: int, start: int, values: dict, valid: dict, gen: list) -> None:
+    def _write(self, k: int, start: int, values: dict, valid: dict, gen: list, threads: int) -> None:
         self._writer.write_rows(start, values, valid)
         atomic_write_text(self._dir / f"chunk-{k:06d}.json",
-                          json.dumps({"chunk": k, "start": start, "generated": gen}, ensure_ascii=False))
+                          json.dumps({"chunk": k, "start": start, "threads": threads, "generated": gen},
+                                     ensure_ascii=False))
 
     def _wait(self) -> None:
         if self._pending is not None:
             pending, self._pending = self._pending, None
             pending.result()
 
-    def submit(self, k: int, start: int, values: dict, valid: dict, gen: list) -> None:
+    def submit(self, k: int, start: int, values: dict, valid: dict, gen: list, threads: int) -> None:
+        """``threads``: the torch thread count the chunk was computed with (its completion record
+        states it; the store is finalized only if every chunk used ``settings.threads``)."""
         self._wait()
-        self._pending = self._pool.submit(self._write, k, start, values, valid, gen)
+        self._pending = self._pool.submit(self._write, k, start, values, valid, gen, threads)
 
     def close(self) -> None:
         try:
@@ -315,7 +333,11 @@ def _finalize(out: Path, adapter: ModelAdapter, samples: Sequence[TaskSample], s
         path = out / CHUNKS / f"chunk-{k:06d}.json"
         if not path.is_file():
             raise StoreError(f"{out}: chunk {k} is missing its completion record")
-        gen += json.loads(path.read_text())["generated"]
+        rec = json.loads(path.read_text())
+        if rec.get("threads", settings.threads) != settings.threads:
+            raise StoreError(f"{out}: chunk {k} was computed with {rec['threads']} torch threads, the store's "
+                             f"setting is {settings.threads}; delete {path} and resume to recompute it")
+        gen += rec["generated"]
     table = pd.DataFrame([s.to_row() for s in samples])
     table.insert(0, "sample", np.arange(len(samples)))
     table["output_tokens"] = [g["tokens"] for g in gen]
@@ -336,7 +358,13 @@ def _finalize(out: Path, adapter: ModelAdapter, samples: Sequence[TaskSample], s
         if view.endswith("/mean") and len(counts):
             steps_missing[view.split("/")[0][5:]] = int(counts.max())
     site_meta = [{**s.to_dict(), "views": _views_of(s, settings)} for s in sites]
+    import torch
+    import transformers
+
     manifest = {"artifact": "activations", "babelscope_version": __version__, **meta,
+                # what else the numbers depend on (settings.threads is in meta): see babelscope.threads
+                "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                             "numpy": np.__version__},
                 "sites": site_meta, "n_samples": len(samples), "missing": missing,
                 "steps_missing": steps_missing, "layout": {v: lay.to_dict() for v, lay in layout.items()},
                 "decoder_prompt_length": adapter.decoder_prompt_length}

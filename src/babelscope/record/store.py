@@ -305,6 +305,13 @@ class Activations:
         i, _, _ = self.layout[view].span(site)
         return np.asarray(self._root[f"{view}/valid"][:, i])
 
+    def view_arrays(self, view: str):
+        """The Zarr arrays ``(values [sample, unit], valid [sample, site])`` of one whole view (all its
+        sites side by side, see ``self.layout[view]``), unread: slice them to read."""
+        if view not in self.layout:
+            raise StoreError(f"{self.folder}: no view {view!r} (views: {sorted(self.layout)})")
+        return self._root[f"{view}/values"], self._root[f"{view}/valid"]
+
     def _check(self, site: str, view: str | None = None) -> None:
         if site not in self._sites:
             raise StoreError(f"{self.folder}: no site {site!r} in this store (it has {len(self._sites)} sites, "
