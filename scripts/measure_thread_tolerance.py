@@ -1,8 +1,8 @@
 """Measure how much a store changes with the torch thread count (the figure behind docs/scale.md).
 
 Records the same samples once per thread count (same model, settings and machine) and compares
-every pair with :func:`babelscope.record.compare_stores`, printing the largest absolute and
-relative differences and whether the default tolerance holds.
+every pair with :func:`babelscope.record.compare_stores`, printing per view the largest absolute
+difference, the share of the default tolerance used, and whether it holds.
 
     python scripts/measure_thread_tolerance.py --model babel-mini --threads 1,2 --out /tmp/tol
     python scripts/measure_thread_tolerance.py --model tiny-random-seamless --dtype float16

@@ -135,6 +135,10 @@ def test_interrupted_run_resumes_on_the_other_backend(cluster, seamless, samples
     with pytest.raises(Exception, match="incomplete"):
         open_activations(out)
     finished = {int(p.stem.split("-")[1]) for p in (out / "chunks").glob("chunk-*.json")}
+    import time
+
+    time.sleep(1.0)  # no actor of the interrupted run writes anything after record() has returned
+    assert finished == {int(p.stem.split("-")[1]) for p in (out / "chunks").glob("chunk-*.json")}
     assert len(finished) >= 1
     resumed: list[int] = []
     store = record(seamless, samples, out, SETTINGS, progress=False, backend=second, num_workers=2,

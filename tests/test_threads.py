@@ -32,7 +32,7 @@ def store(seamless, samples, tmp_path_factory):
 
 def _copy(store, tmp_path: Path, name: str = "copy"):
     dst = tmp_path / name
-    shutil.copytree(store.folder, dst)
+    shutil.copytree(getattr(store, "folder", store), dst)
     return dst
 
 
@@ -80,6 +80,13 @@ def test_resume_with_another_thread_count_is_refused_by_name(seamless, samples, 
     chunk.write_text(json.dumps({**rec, "threads": other}))
     with pytest.raises(StoreError, match="chunk 1 was computed with"):
         record(seamless, samples, out, SETTINGS, progress=False)
+
+
+def test_a_complete_store_is_returned_whatever_the_thread_count(seamless, samples, store):
+    other = torch.get_num_threads() + 1
+    again = record(seamless, samples, store.folder, RecordSettings(**{**SETTINGS.__dict__, "threads": other}),
+                   progress=False)
+    assert again.manifest["settings"]["threads"] == torch.get_num_threads()  # nothing recomputed; it says so
 
 
 @pytest.mark.parametrize("bad", [0, -2, "2", 1.5, True])
@@ -139,6 +146,22 @@ def test_max_difference_and_verdict_equal_numpy(store, tmp_path):
     view = next(v for v in res.views if v.view == "step=2/mean")
     assert not res.ok and view.n_over == 1 and view.worst == (i, j)
     assert all(v.n_over == 0 for v in res.views if v.view != "step=2/mean")
+
+
+def test_infinities_must_match(store, tmp_path):
+    out = _copy(store, tmp_path)
+    arr = _values(out, "step=1/mean")
+    y = np.asarray(arr[:])
+    i, j = np.argwhere(np.isfinite(y))[3]
+    y[i, j] = np.inf
+    arr[:] = y
+    for kw in ({}, {"exact": True}, {"rtol": 0.0}):
+        res = compare_stores(store.folder, out, **kw)
+        assert not res.ok and any("infinite" in p and f"row {i}" in p for p in res.problems), kw
+    same = _copy(Path(out), tmp_path, "same")  # the same infinity on both sides is equal
+    assert compare_stores(out, same, exact=True).ok
+    with pytest.raises(StoreError, match="exact"):
+        compare_stores(out, same, exact=True, rtol=1e-3)
 
 
 def test_missing_responses_settings_and_outputs_are_problems(store, seamless, samples, tmp_path):

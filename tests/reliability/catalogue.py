@@ -435,7 +435,7 @@ CASES: list[Case] = [
          lambda c: _run_config(c, "text_decoder.layers.0.*"), StoreError,
          r"activations: holds a recording with other settings \(.*sites"),
     Case("out-not-a-store", "record", "`--out` naming a folder that holds other files",
-         _not_a_store, StoreError, r"out: exists and is not an activation store", absent=lambda c: []),
+         _not_a_store, ConfigError, r"out: holds files that are not an activation store", absent=lambda c: []),
     # -- rank -----------------------------------------------------------------------------------------
     Case("store-incomplete", "rank", "ranking a store whose recording was interrupted",
          _incomplete_store, StoreError, r"store: the store is incomplete \(recording was interrupted\)"),

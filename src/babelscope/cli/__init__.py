@@ -28,7 +28,11 @@ for _mod in ("babelscope.cli.record_cmds", "babelscope.cli.run_cmds", "babelscop
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors print one clear line and exit with status 2 (no traceback)."""
     try:
-        app(args=argv, standalone_mode=False)
+        # without standalone mode, click returns the exit code of an interrupt (130) or a usage
+        # abort instead of exiting: it must reach the shell, or `babelscope rank ... && next` carries on
+        code = app(args=argv, standalone_mode=False)
+    except KeyboardInterrupt:
+        code = 130
     except BabelscopeError as exc:
         # escape: a message quoting a file name or setting like "[/]" or "[bold]" is text, not markup
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
@@ -44,3 +48,9 @@ def main(argv: list[str] | None = None) -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if isinstance(code, int) and code != 0:
+        if code == 130:
+            err_console.print("interrupted: nothing half-written was kept under a final name; finished work "
+                              "(recorded chunks, finished run stages) is kept and the same command resumes it",
+                              highlight=False, soft_wrap=True)
+        sys.exit(code)

@@ -85,6 +85,11 @@ def run_cmd(
     from babelscope.pipeline import dry_run as plan, run_pipeline
 
     cfg = load_config(config)
+    if out is None:  # the name becomes a folder only here: then it must be a name, not a path
+        from babelscope.outputs import safe_name
+
+        out = Path("runs") / safe_name(cfg.name, f"{config}: name (it names the run folder runs/<name>; "
+                                                 "or pass --out)")
     if dry_run:
         _print_dry_run(plan(cfg))
         if calibrate:
@@ -94,7 +99,6 @@ def run_cmd(
         from babelscope.errors import ConfigError
 
         raise ConfigError("--calibrate goes with --dry-run")
-    out = out or Path("runs") / cfg.name
     t0 = time.time()
     result = run_pipeline(cfg, out, progress=progress, log=lambda m: err.print(m, highlight=False, markup=False))
     err.print(f"run finished in {time.time() - t0:.0f} s")

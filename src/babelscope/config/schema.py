@@ -10,6 +10,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from babelscope.outputs import safe_name
+
 TASK_NAMES = ("asr", "s2t", "t2t", "en2x_s2t", "en2x_t2t")
 ANALYSES = ("source_language", "target_language", "modality")
 
@@ -92,6 +94,12 @@ class InterventionCfg(_Strict):
     ask: Optional[str] = None
     max_per_lang: Optional[int] = Field(default=None, ge=1)
     baseline_seed: int = 0
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        # the results folder RUN/interventions/<name>: a name, never a path (babelscope.outputs)
+        return safe_name(v, "name")
 
     @model_validator(mode="after")
     def _ask(self) -> "InterventionCfg":

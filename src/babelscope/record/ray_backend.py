@@ -67,33 +67,52 @@ class ChunkRecorder:
         self.sink.submit(k, start, values, valid, gen, used)  # written while the next chunk is computed
         return k, len(rows)
 
+    def where(self) -> tuple[str, int]:
+        """(host name, process id) of this actor."""
+        import os
+        import socket
+
+        return socket.gethostname(), os.getpid()
+
     def close(self) -> bool:
         self.sink.close()
         return True
 
 
-def _stop_actors(ray: Any, actors: list, timeout: float = 120.0) -> None:
+def _stop_actors(ray: Any, actors: list, places: list[tuple[str, int]], timeout: float = 60.0) -> None:
     """Stop the actors of an interrupted recording so that none writes into the store afterwards.
 
-    Every actor is killed, then asked to ``close`` until that call fails because the actor is gone.
-    A ``close`` that still runs (it reached the actor before the kill did) waits for the actor's
-    pending chunk write, so either way no completion record can appear after ``record`` returns and
-    a resumed run sees the chunks as they are. The failures are the expected outcome of the kill,
-    not new errors: the interruption's own exception is what the caller raises.
+    Every actor is killed; then, per actor, ``close`` is asked until Ray reports the actor dead (a
+    ``close`` that still runs reached the actor before the kill and waits for its pending chunk
+    write), and an actor on this machine is waited for until its process has exited — Ray marks an
+    actor dead slightly before its process, and the background writer thread, are gone. So no
+    completion record appears after ``record`` returns and a resumed run sees the chunks as they are.
+    The errors met here are the expected outcome of the kill, not new ones: the interruption's own
+    exception is what the caller raises. An actor on another node is waited for until Ray reports it
+    dead (its process cannot be watched from here).
     """
+    import socket
     import time
 
-    from ray.exceptions import GetTimeoutError, RayActorError
+    from ray.exceptions import ActorUnavailableError, RayActorError
 
+    from babelscope.atomic import pid_alive
+
+    here = socket.gethostname()
     for a in actors:
         ray.kill(a, no_restart=True)
-    deadline = time.monotonic() + timeout
-    for a in actors:
+    for a, (host, pid) in zip(actors, places):
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 ray.get(a.close.remote(), timeout=max(1.0, deadline - time.monotonic()))
-            except (RayActorError, GetTimeoutError):
-                break
+            except RayActorError as exc:
+                if not isinstance(exc, ActorUnavailableError):  # dead (ActorUnavailable: not known yet)
+                    break
+            except Exception:  # noqa: BLE001 - a timeout or a failed last write: ask again until it is gone
+                pass
+        while host == here and pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 def _model_spec(adapter: ModelAdapter, seed: int, device: str | None, gpus: bool) -> dict[str, Any]:
@@ -147,6 +166,7 @@ def record_ray(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | 
             model = _model_spec(adapter, seed, device, bool(gpus))
             actors = [actor_cls.remote(model, expect, out_abs, settings, [s.name for s in plan.sites], plan.layout,
                                        forcing) for _ in range(n)]
+            places = [("", 0)] * len(actors)  # (host, pid) of each actor, once it has started
             queue = deque(plan.todo)
             running: dict[Any, Any] = {}
 
@@ -157,6 +177,7 @@ def record_ray(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | 
 
             closed = False
             try:
+                places = ray.get([a.where.remote() for a in actors])  # surfaces a failed model load too
                 with progress_bar(progress, f"record ({n} Ray workers)", total=len(samples),
                                   done=plan.n_done) as advance:
                     for _ in range(1 + _QUEUE_PER_ACTOR):
@@ -179,5 +200,5 @@ def record_ray(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | 
                     for a in actors:
                         ray.kill(a, no_restart=True)
                 else:
-                    _stop_actors(ray, actors)
+                    _stop_actors(ray, actors, places)
     return finish_store(adapter, plan)

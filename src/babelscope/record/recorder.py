@@ -29,6 +29,7 @@ from babelscope.models.hooks_util import temporary_hooks
 from babelscope.models.sites import select_sites
 from babelscope.record.capture import DECODER_VIEWS, ENCODER_POOLINGS, StepCapture, step_view
 from babelscope.record.layout import ViewLayout, make_layout, site_views
+from babelscope.outputs import check_replaceable
 from babelscope.record.store import CHUNKS, MANIFEST, SAMPLES, SETTINGS, Activations, StoreWriter, atomic_write_text
 from babelscope.threads import check_threads, resolve_threads, threads_now, torch_threads
 
@@ -109,13 +110,14 @@ def _settings_record(adapter: ModelAdapter, samples: Sequence[TaskSample], sites
     return meta
 
 
-def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+def settings_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """The dotted keys where two settings records differ (nested dicts compared key by key)."""
     keys = sorted(set(old) | set(new))
     out = []
     for k in keys:
         a, b = old.get(k), new.get(k)
         if isinstance(a, dict) and isinstance(b, dict):
-            out += _diff(a, b, f"{prefix}{k}.")
+            out += settings_diff(a, b, f"{prefix}{k}.")
         elif a != b:
             out.append(f"{prefix}{k}")
     return out
@@ -159,13 +161,19 @@ def prepare_store(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str
     _check_inputs(adapter, samples)
     out = local_path(out)
     meta = json.loads(json.dumps(_settings_record(adapter, samples, sites, settings, forcing)))
+    # only a store may be resumed or (--overwrite) deleted: anything else at ``out`` is the user's
+    check_replaceable(out, "store", hint="choose an empty or new folder for the store")
     if out.exists() and overwrite:
         shutil.rmtree(out)
     if (out / SETTINGS).is_file():
         old = json.loads((out / SETTINGS).read_text())
-        diff = _diff(old, meta)
+        diff = settings_diff(old, meta)
         was = old.get("settings", {}).get("threads")
-        if diff == ["settings.threads"] and was is not None:
+        if diff == ["settings.threads"] and (was is None or (out / MANIFEST).is_file()):
+            # a complete store computes nothing more: it is returned as it is and states its own count;
+            # a store from before the thread policy did not record one: it resumes with this run's
+            diff = []
+        if diff == ["settings.threads"]:
             raise StoreError(f"{out}: was recorded with {was} torch threads, this run has {settings.threads}; "
                              f"resume with --threads {was} (config [record] threads = {was}) so the whole store "
                              "has the same arithmetic, or pass --overwrite")
@@ -174,8 +182,6 @@ def prepare_store(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str
                              "choose another output folder or pass --overwrite")
         if (out / MANIFEST).is_file():
             return Activations(out)
-    elif out.exists() and any(out.iterdir()):
-        raise StoreError(f"{out}: exists and is not an activation store; choose an empty or new folder")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / SETTINGS, json.dumps(meta, indent=2, sort_keys=True))
     (out / CHUNKS).mkdir(exist_ok=True)

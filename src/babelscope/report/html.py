@@ -23,6 +23,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
+from babelscope import __version__
+from babelscope.atomic import commit_dir, remove_stale_temps, temp_name
+from babelscope.outputs import REPORT_MARKER, check_replaceable
 from babelscope.report import figures as F
 from babelscope.report.claims import (NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, Claim, evaluate_claims)
 from babelscope.report.data import (CONDITIONS, TABLES, Intervention, RunData, fnum, lang_name, load_run,
@@ -505,8 +508,8 @@ def _page(title: str, body: Markup) -> str:
 def build_report(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None) -> Path:
     """Write the report of a run folder and return the path of ``report.html``.
 
-    ``out_dir`` defaults to ``RUN/report``. Figures and tables of an earlier report in the same folder
-    are replaced. Missing files make their section say "not run" and their claim "not testable here".
+    ``out_dir`` defaults to ``RUN/report``; it must be absent, empty or an earlier report, which is
+    replaced whole (atomically). Missing files make their section say "not run" and their claim "not testable here".
     """
     from babelscope.errors import ConfigError
 
@@ -514,24 +517,30 @@ def build_report(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
     if not run.is_dir():
         raise ConfigError(f"{run}: not a run folder (no such directory)")
     out = Path(out_dir) if out_dir is not None else run / "report"
-    out.mkdir(parents=True, exist_ok=True)
-    for sub, pattern in (("figures", "*.png"), ("tables", "*.csv")):
-        for old in (out / sub).glob(pattern):
-            old.unlink()
+    # replace only an earlier report: a folder of the user's files is never touched
+    check_replaceable(out, "report")
     data = load_run(run)
     claims = evaluate_claims(data)
-    rep = _Report(data, out)
-    rep.copy_inputs()
-    body = join([rep.section_summary(claims), rep.section_location(), rep.section_overlap(),
-                 rep.section_agreement(), rep.section_concentration(), rep.section_interventions(),
-                 rep.section_claims(claims), rep.section_provenance()], "\n")
-    model = ((data.run or {}).get("model") or {}).get("name") or run.name
-    text = _page(f"babelscope report: {model}", body)
-    tmp = out / f".report-{os.getpid()}.html.tmp"
+    # the whole report (page, figures, tables, marker) is built in a fresh folder beside ``out`` and
+    # swapped in at the end: an interrupted run leaves the old report whole (babelscope.atomic)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)
+    tmp = temp_name(out)
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out / "report.html")
+        rep = _Report(data, tmp)
+        rep.copy_inputs()
+        body = join([rep.section_summary(claims), rep.section_location(), rep.section_overlap(),
+                     rep.section_agreement(), rep.section_concentration(), rep.section_interventions(),
+                     rep.section_claims(claims), rep.section_provenance()], "\n")
+        model = ((data.run or {}).get("model") or {}).get("name") or run.name
+        (tmp / "report.html").write_text(_page(f"babelscope report: {model}", body), encoding="utf-8")
+        (tmp / REPORT_MARKER).write_text(json.dumps({"artifact": "report", "run": str(run.resolve()),
+                                                     "babelscope_version": __version__}, indent=1))
+        commit_dir(tmp, out)
     finally:
         if tmp.exists():
-            tmp.unlink()
+            shutil.rmtree(tmp, ignore_errors=True)
     return out / "report.html"
