@@ -102,3 +102,29 @@ def commit_dir(tmp: Path, path: Path) -> None:
     fsync_path(path.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+class FolderLock:
+    """An exclusive lock on a folder (``flock`` on the folder itself: no lock file is left behind),
+    held by one writer at a time; released by :meth:`release` or when the process ends, however it
+    ends. A second writer gets a :class:`babelscope.errors.StoreError` naming the folder."""
+
+    def __init__(self, folder: Path, what: str = "written") -> None:
+        import fcntl
+
+        from babelscope.errors import StoreError
+
+        self.folder = Path(folder)
+        self._fd: int | None = os.open(str(self.folder), os.O_RDONLY)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            self._fd = None
+            raise StoreError(f"{self.folder}: is being {what} by another babelscope process right now; wait for it "
+                             "to finish (or stop it), then run the command again") from None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -39,6 +39,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a read-only folder, a full disk, a vanished file: what and where, in one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        err_console.print(f"[bold red]error:[/] {escape(where + (exc.strerror or str(exc)))} "
+                          f"({type(exc).__name__}); nothing half-written was kept under a final name",
+                          highlight=False, soft_wrap=True)
+        sys.exit(2)
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(130)

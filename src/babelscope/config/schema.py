@@ -17,7 +17,8 @@ ANALYSES = ("source_language", "target_language", "modality")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no coercion, so `k = true` or `batch_size = "8"` is an error naming the key, not 1 or 8
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ModelCfg(_Strict):
@@ -38,7 +39,7 @@ class CorpusCfg(_Strict):
 class RecordCfg(_Strict):
     tasks: list[str] = list(TASK_NAMES)
     steps: list[int] = [2, 7, 12]
-    sites: list[str] = ["text_decoder", "speech_encoder", "text_encoder"]
+    sites: list[str] = Field(default=["text_decoder", "speech_encoder", "text_encoder"], min_length=1)
     batch_size: int = Field(default=16, ge=1)
     max_new_tokens: int = Field(default=24, ge=1)
     dtype: Literal["float32", "float16"] = "float32"
@@ -138,7 +139,7 @@ class ReportCfg(_Strict):
 
 class RunConfig(_Strict):
     name: str = "babelscope-run"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2 ** 32 - 1)
     model: ModelCfg = ModelCfg()
     corpus: CorpusCfg = CorpusCfg()
     record: RecordCfg = RecordCfg()

@@ -1,6 +1,6 @@
 """Audio reading: mono float32 at the model's sampling rate.
 
-Limits: a file longer than ``max_seconds`` (default :data:`MAX_SECONDS`, 10 minutes; judged from the
+Limits: a file longer than ``max_seconds`` (default :data:`MAX_SECONDS`, 2 minutes; judged from the
 header, before anything is decoded) is refused, so one stray hour-long recording cannot exhaust
 memory in the middle of a run. :func:`check_audio` adds the checks that need the samples (silence)
 and is what :func:`babelscope.corpus.read_manifest` runs on every speech record before any stage
@@ -18,7 +18,12 @@ import soxr
 from babelscope.errors import AudioError
 
 #: longest accepted audio file, in seconds (speech corpora hold utterances of seconds)
-MAX_SECONDS = 600.0
+#: longest speech file: the speech encoders attend over every frame, so memory grows with the square
+#: of the length (SeamlessM4T v2 large asked for 57.6 GB at 600 s; about 2.3 GB at 120 s). Longer
+#: recordings are split into utterances first (FLEURS utterances last under 30 s).
+MAX_SECONDS = 120.0
+#: shortest usable speech file (a few feature frames; shorter input breaks the speech encoders)
+MIN_SECONDS = 0.1
 #: peak amplitude below which a file counts as silent (about -80 dBFS)
 SILENCE_PEAK = 1e-4
 
@@ -65,6 +70,29 @@ def read_audio(path: str | Path, target_rate: int, *, max_seconds: float = MAX_S
     return wav
 
 
+def wav_shortfall(path: str | Path) -> tuple[int, int] | None:
+    """For a RIFF/WAVE file whose ``data`` chunk declares more bytes than the file holds (a file cut
+    short: a failed copy, a full disk), ``(declared, present)`` data bytes; otherwise ``None``.
+    libsndfile reads such a file silently as a shorter recording."""
+    import struct
+
+    p = Path(path)
+    size = p.stat().st_size
+    with p.open("rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        pos = 12
+        while pos + 8 <= size:
+            fh.seek(pos)
+            cid, n = struct.unpack("<4sI", fh.read(8))
+            if cid == b"data":
+                present = size - pos - 8
+                return (n, present) if n != 0xFFFFFFFF and n > present else None
+            pos += 8 + n + (n & 1)
+    return None
+
+
 def check_audio(path: str | Path, *, max_seconds: float = MAX_SECONDS, silence_peak: float = SILENCE_PEAK) -> float:
     """Check that a file is usable speech input; returns its duration in seconds.
 
@@ -77,6 +105,13 @@ def check_audio(path: str | Path, *, max_seconds: float = MAX_SECONDS, silence_p
                          "speech must be mono (downmix it)")
     if info.frames <= 0:
         raise AudioError(f"{p}: audio file is empty (no samples)")
+    cut = wav_shortfall(p)
+    if cut is not None:
+        raise AudioError(f"{p}: truncated WAV file: its header declares {cut[0]:,} bytes of samples, the file holds "
+                         f"{cut[1]:,}; copy or export it again")
+    if info.frames < MIN_SECONDS * info.samplerate:
+        raise AudioError(f"{p}: audio is {info.frames} samples ({info.frames / info.samplerate * 1000:.0f} ms) long; "
+                         f"speech input needs at least {MIN_SECONDS:g} s (the feature extractor's window)")
     wav = read_audio(p, info.samplerate, max_seconds=max_seconds)
     peak = float(np.abs(wav).max())
     if peak < silence_peak:

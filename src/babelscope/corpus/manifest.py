@@ -68,6 +68,9 @@ def _check_text(path: Path, line: int, field: str, value: Any) -> str:
         raise _err(path, line, field, f"must be a string, got {type(value).__name__}")
     if not value.strip():
         raise _err(path, line, field, "is empty")
+    # format characters (zero-width space and joiners, BOM, bidi marks) and separators are invisible
+    if all(unicodedata.category(c) in ("Cf", "Zs", "Zl", "Zp") or c.isspace() for c in value):
+        raise _err(path, line, field, "holds no visible character (only spaces or zero-width/format characters)")
     bad = [c for c in value if unicodedata.category(c) == "Cc" and c not in "\t"]
     if bad:
         raise _err(path, line, field, f"contains control character {bad[0]!r}")
@@ -102,6 +105,10 @@ def parse_record(obj: Any, *, path: Path, line: int, root: Path, check_audio: bo
         rel = obj.get("audio")
         if not isinstance(rel, str) or not rel.strip():
             raise _err(path, line, "audio", "a speech record needs the path of its audio file")
+        parts = Path(rel).parts
+        if Path(rel).is_absolute() or ".." in parts or "\\" in rel:
+            raise _err(path, line, "audio", f"must be a path inside the corpus folder, relative to it and without "
+                                            f"'..', got {rel!r}")
         audio = (root / rel).resolve()
         if check_audio and not audio.is_file():
             raise _err(path, line, "audio", f"file not found: {audio}")

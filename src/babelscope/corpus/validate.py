@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from babelscope.corpus.audio import MAX_SECONDS, MIN_SECONDS, wav_shortfall
 from babelscope.corpus.manifest import MANIFEST_NAME, CorpusRecord, iter_json_lines, parse_record
 from babelscope.errors import AudioError, ConfigError, ManifestError
 
@@ -110,12 +111,20 @@ def _check_audio(rec: CorpusRecord, where: str, declared: Any, *, min_seconds: f
         add("error", "empty", "audio file is empty (no samples)")
         return facts
     facts.seconds = info.frames / info.samplerate
+    cut = wav_shortfall(path)
+    if cut is not None:
+        add("error", "truncated", f"truncated WAV file: its header declares {cut[0]:,} bytes of samples, the file "
+                                  f"holds {cut[1]:,}")
     if info.channels != 1:
         add("error", "stereo", ("stereo" if info.channels == 2 else f"{info.channels}-channel")
             + " audio; speech must be mono (downmix it)")
     if info.samplerate != RATE:
         add("note", "rate", f"{info.samplerate} Hz, not {RATE} Hz (resampled on every load)")
-    if facts.seconds < min_seconds:
+    if facts.seconds < MIN_SECONDS:  # the hard limits of read_manifest/record: errors here too
+        add("error", "duration", f"{facts.seconds:.3f} s, shorter than {MIN_SECONDS:g} s: recording refuses it")
+    elif facts.seconds > MAX_SECONDS:
+        add("error", "duration", f"{facts.seconds:.1f} s, longer than {MAX_SECONDS:g} s: recording refuses it")
+    elif facts.seconds < min_seconds:
         add("warning", "duration", f"{facts.seconds:.3f} s, shorter than {min_seconds:g} s")
     elif facts.seconds > max_seconds:
         add("warning", "duration", f"{facts.seconds:.1f} s, longer than {max_seconds:g} s")

@@ -163,6 +163,13 @@ def run_intervention(adapter: ModelAdapter, samples: Sequence[TaskSample], forci
         baseline = random_baseline(forcing, baseline_tables, seed=baseline_seed)
     if steer_to is not None:
         adapter.model_lang(steer_to)
+    adapter.check_generation_length(max_new_tokens)
+    deepest = adapter.decoder_prompt_length + max_new_tokens - 1
+    for f in (forcing, baseline):
+        if f.steps is not None and f.steps[0] > deepest:
+            raise ConfigError(f"forcing steps [{f.steps[0]}, {f.steps[1]}) start beyond the longest decoded prefix "
+                              f"({deepest} = {adapter.decoder_prompt_length} start tokens + max_new_tokens "
+                              f"{max_new_tokens} - 1): the forcing would never apply")
     plans: dict[str, ForcingPlan | None] = {"unforced": None, "forced": resolve(forcing, adapter),
                                             "baseline": resolve(baseline, adapter)}
     t0 = time.time()

@@ -17,6 +17,8 @@ included, so a results folder says exactly what was forced. :func:`resolve` turn
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -52,6 +54,8 @@ class Forcing:
             if len(ns) == 0:
                 raise ConfigError(f"forcing: neuron set {ns.label!r} ({ns.mode}, k={ns.k}) is empty; "
                                   "forcing an empty set would change nothing")
+        if not math.isfinite(self.factor):
+            raise ConfigError(f"forcing factor: expected a finite number, got {self.factor!r}")
         if self.value not in VALUE_KINDS:
             raise ConfigError(f"forcing value: choose from {', '.join(VALUE_KINDS)}, not {self.value!r}")
         if self.positions not in POSITIONS:
@@ -142,7 +146,11 @@ def resolve(forcing: Forcing, adapter: ModelAdapter) -> ForcingPlan:
     chosen: dict[str, dict[int, float]] = {}
     origin: dict[tuple[str, int], str] = {}
     for ns in forcing.sets:
-        if ns.model not in ("unknown", adapter.name) and ns.model != adapter.describe().get("id"):
+        if ns.model in ("unknown", ""):
+            raise ConfigError(f"neuron set {ns.label!r} does not say which model it was selected on (provenance "
+                              f"model {ns.model!r}), so it cannot be checked against {adapter.name!r}; select it "
+                              "again from an expertise table of this model")
+        if ns.model != adapter.name and ns.model != adapter.describe().get("id"):
             raise ConfigError(f"neuron set {ns.label!r} was selected on model {ns.model!r}, "
                               f"but the model is {adapter.name!r}")
         for u in ns.units:
@@ -153,6 +161,9 @@ def resolve(forcing: Forcing, adapter: ModelAdapter) -> ForcingPlan:
                 raise SiteError(f"neuron set {ns.label!r}: unit {u.unit} is out of range for site {u.site} "
                                 f"({site.n_units} units)")
             v = _unit_value(u, forcing.value, forcing.factor)
+            if not math.isfinite(v):
+                raise ConfigError(f"neuron set {ns.label!r}: unit {u.site}#{u.unit} has a non-finite {forcing.value} "
+                                  f"value ({v}); forcing it would break every output")
             prev = chosen.setdefault(u.site, {}).get(u.unit)
             if prev is not None and prev != v:
                 raise ConfigError(f"unit {u.site}#{u.unit} is in sets {origin[u.id]!r} and {ns.label!r} with "

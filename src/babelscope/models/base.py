@@ -129,6 +129,17 @@ class ModelAdapter(abc.ABC):
     def decoder_prompt_length(self) -> int:
         """Number of start tokens the decoder is given before the first generated token."""
 
+    def check_generation_length(self, max_new_tokens: int, what: str = "max_new_tokens") -> None:
+        """A :class:`ConfigError` naming ``what`` when the start tokens plus ``max_new_tokens`` exceed
+        the decoder's position table (Whisper: ``max_target_positions``, 448 for the real models)."""
+        from babelscope.errors import ConfigError
+
+        limit = getattr(getattr(self.model, "config", None), "max_target_positions", None)
+        if isinstance(limit, int) and self.decoder_prompt_length + max_new_tokens > limit:
+            raise ConfigError(f"{what}: {max_new_tokens} new tokens after {self.decoder_prompt_length} start tokens "
+                              f"exceed the decoder's {limit} positions ({self.name}); use at most "
+                              f"{limit - self.decoder_prompt_length}")
+
     def describe(self) -> dict[str, Any]:
         """Identity of the model for artifact manifests."""
         return {"name": self.name, "family": self.family, **self.source,

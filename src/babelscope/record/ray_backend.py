@@ -153,52 +153,56 @@ def record_ray(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | 
         return plan
     settings = plan.settings
     out_abs = str(plan.out.resolve())
-    if plan.todo:
-        with ray_session(ray_address) as ray:
-            gpus = cluster_gpus(ray) if device is None or device.startswith("cuda") else 0
-            cpus = cluster_cpus(ray)
-            n = num_workers or (gpus if gpus else cpus)
-            n = max(1, min(n, len(plan.todo)))
-            # scheduling only: each actor's torch threads are settings.threads whatever it reserves
-            opts: dict[str, Any] = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": max(1, cpus // n)}
-            actor_cls = ray.remote(max_restarts=0, **opts)(ChunkRecorder)
-            expect = adapter.describe()  # name, files' fingerprint, dtype: not the device
-            model = _model_spec(adapter, seed, device, bool(gpus))
-            actors = [actor_cls.remote(model, expect, out_abs, settings, [s.name for s in plan.sites], plan.layout,
-                                       forcing) for _ in range(n)]
-            places = [("", 0)] * len(actors)  # (host, pid) of each actor, once it has started
-            queue = deque(plan.todo)
-            running: dict[Any, Any] = {}
+    try:
+        if plan.todo:
+            with ray_session(ray_address) as ray:
+                gpus = cluster_gpus(ray) if device is None or device.startswith("cuda") else 0
+                cpus = cluster_cpus(ray)
+                n = num_workers or (gpus if gpus else cpus)
+                n = max(1, min(n, len(plan.todo)))
+                # scheduling only: each actor's torch threads are settings.threads whatever it reserves
+                opts: dict[str, Any] = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": max(1, cpus // n)}
+                actor_cls = ray.remote(max_restarts=0, **opts)(ChunkRecorder)
+                expect = adapter.describe()  # name, files' fingerprint, dtype: not the device
+                model = _model_spec(adapter, seed, device, bool(gpus))
+                actors = [actor_cls.remote(model, expect, out_abs, settings, [s.name for s in plan.sites], plan.layout,
+                                           forcing) for _ in range(n)]
+                places = [("", 0)] * len(actors)  # (host, pid) of each actor, once it has started
+                queue = deque(plan.todo)
+                running: dict[Any, Any] = {}
 
-            def give(actor) -> None:
-                k = queue.popleft()
-                ref = actor.record.remote(k, k * settings.batch_size, plan.rows(k))
-                running[ref] = actor
+                def give(actor) -> None:
+                    k = queue.popleft()
+                    ref = actor.record.remote(k, k * settings.batch_size, plan.rows(k))
+                    running[ref] = actor
 
-            closed = False
-            try:
-                places = ray.get([a.where.remote() for a in actors])  # surfaces a failed model load too
-                with progress_bar(progress, f"record ({n} Ray workers)", total=len(samples),
-                                  done=plan.n_done) as advance:
-                    for _ in range(1 + _QUEUE_PER_ACTOR):
-                        for a in actors:
+                closed = False
+                try:
+                    places = ray.get([a.where.remote() for a in actors])  # surfaces a failed model load too
+                    with progress_bar(progress, f"record ({n} Ray workers)", total=len(samples),
+                                      done=plan.n_done) as advance:
+                        for _ in range(1 + _QUEUE_PER_ACTOR):
+                            for a in actors:
+                                if queue:
+                                    give(a)
+                        while running:
+                            ready, _ = ray.wait(list(running), num_returns=1)
+                            actor = running.pop(ready[0])
+                            k, rows = ray.get(ready[0])
+                            advance(rows)
+                            if on_chunk is not None:
+                                on_chunk(k)
                             if queue:
-                                give(a)
-                    while running:
-                        ready, _ = ray.wait(list(running), num_returns=1)
-                        actor = running.pop(ready[0])
-                        k, rows = ray.get(ready[0])
-                        advance(rows)
-                        if on_chunk is not None:
-                            on_chunk(k)
-                        if queue:
-                            give(actor)
-                    ray.get([a.close.remote() for a in actors])  # the last chunks' writes
-                    closed = True
-            finally:
-                if closed:
-                    for a in actors:
-                        ray.kill(a, no_restart=True)
-                else:
-                    _stop_actors(ray, actors, places)
+                                give(actor)
+                        ray.get([a.close.remote() for a in actors])  # the last chunks' writes
+                        closed = True
+                finally:
+                    if closed:
+                        for a in actors:
+                            ray.kill(a, no_restart=True)
+                    else:
+                        _stop_actors(ray, actors, places)
+    except BaseException:
+        plan.release()  # the store's writer lock (finish_store releases it otherwise)
+        raise
     return finish_store(adapter, plan)

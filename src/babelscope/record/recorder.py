@@ -29,6 +29,7 @@ from babelscope.models.hooks_util import temporary_hooks
 from babelscope.models.sites import select_sites
 from babelscope.record.capture import DECODER_VIEWS, ENCODER_POOLINGS, StepCapture, step_view
 from babelscope.record.layout import ViewLayout, make_layout, site_views
+from babelscope.atomic import FolderLock
 from babelscope.outputs import check_replaceable
 from babelscope.record.store import CHUNKS, MANIFEST, SAMPLES, SETTINGS, Activations, StoreWriter, atomic_write_text
 from babelscope.threads import check_threads, resolve_threads, threads_now, torch_threads
@@ -57,6 +58,7 @@ class RecordSettings:
             raise ConfigError("steps: give at least one decoding step")
         if any((not isinstance(s, int)) or s < 1 for s in self.steps):
             raise ConfigError(f"steps: every step must be an integer >= 1, got {list(self.steps)}")
+        adapter.check_generation_length(self.max_new_tokens)
         limit = adapter.decoder_prompt_length + self.max_new_tokens - 1
         if max(self.steps) > limit:
             raise ConfigError(f"steps: step {max(self.steps)} is beyond the longest decoded prefix ({limit} = "
@@ -100,11 +102,33 @@ def _check_inputs(adapter: ModelAdapter, samples: Sequence[TaskSample]) -> None:
                 raise AudioError(f"{exc} (sample {s.sample_id})") from None
 
 
+def sample_fingerprints(samples: Sequence[TaskSample]) -> list[str]:
+    """Per sample, a hash of everything its responses depend on: ids, task, languages, text,
+    reference and the audio file's bytes (not its path, so a moved corpus still matches)."""
+    audio_hash: dict[str, str] = {}
+    out = []
+    for s in samples:
+        row = s.to_row()
+        path = row.pop("audio")
+        if path:
+            if path not in audio_hash:
+                h = hashlib.sha256()
+                with open(path, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(block)
+                audio_hash[path] = h.hexdigest()
+            row["audio_sha256"] = audio_hash[path]
+        out.append(hashlib.sha256(json.dumps(row, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16])
+    return out
+
+
 def _settings_record(adapter: ModelAdapter, samples: Sequence[TaskSample], sites: Sequence[Site],
                      settings: RecordSettings, forcing=None) -> dict:
-    ids = hashlib.sha256("\n".join(s.sample_id for s in samples).encode()).hexdigest()[:16]
+    prints = sample_fingerprints(samples)
     meta = {"model": adapter.describe(), "settings": asdict(settings),
-            "sites": [s.name for s in sites], "n_samples": len(samples), "sample_ids_sha256": ids}
+            "sites": [s.name for s in sites], "n_samples": len(samples),
+            "samples_sha256": hashlib.sha256("\n".join(prints).encode()).hexdigest()[:16],
+            "sample_fingerprints": prints}
     if forcing is not None:
         meta["forcing"] = forcing.meta or {"description": forcing.description}
     return meta
@@ -136,6 +160,11 @@ class RecordPlan:
     writer: StoreWriter
     n_chunks: int
     todo: list[int]
+    lock: FolderLock | None = None  #: held from set-up until the store is finished (or the run fails)
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
 
     def rows(self, k: int) -> list[TaskSample]:
         start = k * self.settings.batch_size
@@ -163,11 +192,15 @@ def prepare_store(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str
     meta = json.loads(json.dumps(_settings_record(adapter, samples, sites, settings, forcing)))
     # only a store may be resumed or (--overwrite) deleted: anything else at ``out`` is the user's
     check_replaceable(out, "store", hint="choose an empty or new folder for the store")
-    if out.exists() and overwrite:
-        shutil.rmtree(out)
-    if (out / SETTINGS).is_file():
+    if not overwrite and (out / SETTINGS).is_file():
         old = json.loads((out / SETTINGS).read_text())
         diff = settings_diff(old, meta)
+        if "sample_fingerprints" in diff and len(old.get("sample_fingerprints", [])) == len(samples):
+            changed = [s.sample_id for s, a, b in zip(samples, old["sample_fingerprints"], meta["sample_fingerprints"])
+                       if a != b]
+            raise StoreError(f"{out}: was recorded from other inputs: {len(changed)} sample(s) changed since "
+                             f"(text, reference, audio or task fields), e.g. {', '.join(changed[:5])}; the store "
+                             "would mix old and new inputs: record into another folder or pass --overwrite")
         was = old.get("settings", {}).get("threads")
         if diff == ["settings.threads"] and (was is None or (out / MANIFEST).is_file()):
             # a complete store computes nothing more: it is returned as it is and states its own count;
@@ -183,22 +216,41 @@ def prepare_store(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str
         if (out / MANIFEST).is_file():
             return Activations(out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / SETTINGS, json.dumps(meta, indent=2, sort_keys=True))
-    (out / CHUNKS).mkdir(exist_ok=True)
+    # one writer per store: a second `record` into the same folder stops here, before it writes
+    lock = FolderLock(out, "recorded")
+    try:
+        if overwrite:  # a store (checked above): cleared under the lock, never another process's files
+            for p in out.iterdir():
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+        elif (out / SETTINGS).is_file() and settings_diff(json.loads((out / SETTINGS).read_text()), meta):
+            raise StoreError(f"{out}: another process wrote a recording with other settings meanwhile; choose "
+                             "another output folder")
+        atomic_write_text(out / SETTINGS, json.dumps(meta, indent=2, sort_keys=True))
+        (out / CHUNKS).mkdir(exist_ok=True)
 
-    table = pd.DataFrame([s.to_row() for s in samples])
-    layout = make_layout(sites, settings.steps, settings.decoder_views)
-    writer = StoreWriter(out, samples=table, layout=layout, site_meta={s.name: s.to_dict() for s in sites},
-                         chunk_rows=settings.batch_size, dtype=settings.dtype)
-    n_chunks = (len(samples) + settings.batch_size - 1) // settings.batch_size
-    todo = [k for k in range(n_chunks) if not (out / CHUNKS / f"chunk-{k:06d}.json").is_file()]
-    return RecordPlan(out, samples, list(sites), settings, meta, layout, writer, n_chunks, todo)
+        table = pd.DataFrame([s.to_row() for s in samples])
+        layout = make_layout(sites, settings.steps, settings.decoder_views)
+        writer = StoreWriter(out, samples=table, layout=layout, site_meta={s.name: s.to_dict() for s in sites},
+                             chunk_rows=settings.batch_size, dtype=settings.dtype)
+        n_chunks = (len(samples) + settings.batch_size - 1) // settings.batch_size
+        todo = [k for k in range(n_chunks) if not (out / CHUNKS / f"chunk-{k:06d}.json").is_file()]
+    except BaseException:
+        lock.release()
+        raise
+    return RecordPlan(out, samples, list(sites), settings, meta, layout, writer, n_chunks, todo, lock)
 
 
 def finish_store(adapter: ModelAdapter, plan: RecordPlan) -> Activations:
-    """Assemble the samples table and the manifest once every chunk has its completion record."""
-    return _finalize(plan.out, adapter, plan.samples, plan.sites, plan.settings, plan.meta, plan.n_chunks,
-                     plan.layout)
+    """Assemble the samples table and the manifest once every chunk has its completion record;
+    releases the store's writer lock either way."""
+    try:
+        return _finalize(plan.out, adapter, plan.samples, plan.sites, plan.settings, plan.meta, plan.n_chunks,
+                         plan.layout)
+    finally:
+        plan.release()
 
 
 def record(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | Path,
@@ -229,6 +281,7 @@ def record(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | Path
     from babelscope.progress import progress_bar
 
     sink = _ChunkSink(plan.writer, plan.out / CHUNKS)
+    ok = False
     try:
         with torch_threads(settings.threads), \
                 progress_bar(progress, "record", total=len(samples), done=plan.n_done) as advance:
@@ -239,8 +292,13 @@ def record(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | Path
                 advance(len(rows))
                 if on_chunk is not None:
                     on_chunk(k)
+        ok = True
     finally:
-        sink.close()
+        try:
+            sink.close()  # the last chunk's write, before the lock goes
+        finally:
+            if not ok:
+                plan.release()
     return finish_store(adapter, plan)
 
 
@@ -367,7 +425,8 @@ def _finalize(out: Path, adapter: ModelAdapter, samples: Sequence[TaskSample], s
     import torch
     import transformers
 
-    manifest = {"artifact": "activations", "babelscope_version": __version__, **meta,
+    manifest = {"artifact": "activations", "babelscope_version": __version__,
+                **{k: v for k, v in meta.items() if k != "sample_fingerprints"},  # in record.json only
                 # what else the numbers depend on (settings.threads is in meta): see babelscope.threads
                 "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                              "numpy": np.__version__},

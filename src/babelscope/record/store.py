@@ -226,12 +226,46 @@ class Activations:
                 raise StoreError(f"{self.folder}: the store is incomplete (recording was interrupted); run the "
                                  "same `babelscope record` command again to resume it")
             raise StoreError(f"{self.folder}: not an activation store (no {MANIFEST})")
-        self.manifest: dict[str, Any] = json.loads(man.read_text())
-        self._root = zarr.open_group(str(self.folder / RESPONSES), mode="r", zarr_format=3)
+        try:
+            self.manifest: dict[str, Any] = json.loads(man.read_text(encoding="utf-8"))
+            for key in ("sites", "layout", "n_samples", "missing"):
+                self.manifest[key]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"{man}: damaged ({type(exc).__name__}: {exc}); the store cannot be trusted: "
+                             "record it again (--overwrite)") from None
+        if not (self.folder / SAMPLES).is_file():
+            raise StoreError(f"{self.folder / SAMPLES}: missing from a complete store; record it again (--overwrite)")
+        try:
+            self._root = zarr.open_group(str(self.folder / RESPONSES), mode="r", zarr_format=3)
+        except Exception as exc:  # noqa: BLE001 - any failure to open is a damaged store, named
+            raise StoreError(f"{self.folder / RESPONSES}: cannot be opened ({type(exc).__name__}: {exc})") from None
         self._sites = {s["name"]: s for s in self.manifest["sites"]}
         self._views = {s["name"]: list(s["views"]) for s in self.manifest["sites"]}
         self.layout = {v: ViewLayout.from_dict(v, d) for v, d in self.manifest["layout"].items()}
         self._samples: pd.DataFrame | None = None
+        self._check_masks()
+
+    def _check_masks(self) -> None:
+        """Each view's ``valid`` mask must give the manifest's missing counts: a deleted or damaged
+        chunk of a mask would otherwise read as "no response" and silently drop samples."""
+        for view, lay in self.layout.items():
+            want = self.manifest["missing"].get(view, {})
+            arr = self._root[f"{view}/valid"]
+            valid = self._read(f"{view}/valid", lambda: arr[:])
+            got = (~valid).sum(0) if valid.size else np.zeros(len(lay.sites), dtype=int)
+            bad = [s for s, c in zip(lay.sites, got) if int(c) != int(want.get(s, -1))]
+            if bad:
+                raise StoreError(f"{self.folder / RESPONSES}/{view}/valid: the missing-response counts of "
+                                 f"{len(bad)} site(s) (e.g. {bad[0]!r}) differ from manifest.json: the store is "
+                                 "damaged (a chunk file deleted or replaced?); record it again (--overwrite)")
+
+    def _read(self, what: str, read) -> np.ndarray:
+        """``read()`` as an array; a truncated or corrupt chunk file is a named :class:`StoreError`."""
+        try:
+            return np.asarray(read())
+        except Exception as exc:  # noqa: BLE001 - a truncated or corrupt chunk file: named, not a traceback
+            raise StoreError(f"{self.folder / RESPONSES}/{what}: cannot be read ({type(exc).__name__}: {exc}); "
+                             "the store is damaged: record it again (--overwrite)") from None
 
     @property
     def sites(self) -> list[str]:
@@ -256,7 +290,11 @@ class Activations:
     @property
     def samples(self) -> pd.DataFrame:
         if self._samples is None:
-            self._samples = pd.read_parquet(self.folder / SAMPLES)
+            try:
+                self._samples = pd.read_parquet(self.folder / SAMPLES)
+            except Exception as exc:  # noqa: BLE001 - a damaged table: named
+                raise StoreError(f"{self.folder / SAMPLES}: cannot be read ({type(exc).__name__}: {exc}); "
+                                 "record the store again (--overwrite)") from None
         return self._samples
 
     def responses(self, site: str, view: str, units: slice | Iterable[int] | None = None,
@@ -283,8 +321,8 @@ class Activations:
         if isinstance(rows, np.ndarray) and rows.dtype == bool:
             rows = np.flatnonzero(rows)
         if isinstance(rows, slice) and isinstance(cols, slice) and cols.step in (None, 1):
-            return np.asarray(arr[rows, cols])
-        return np.asarray(arr.oindex[rows, cols])
+            return self._read(f"{view}/values", lambda: arr[rows, cols])
+        return self._read(f"{view}/values", lambda: arr.oindex[rows, cols])
 
     def to_xarray(self, site: str, view: str):
         """One (site, view) as an ``xarray.DataArray`` with every sample coordinate attached."""
@@ -303,7 +341,8 @@ class Activations:
         """Boolean ``[sample]``: False where the sample has no response at this site and view."""
         self._check(site, view)
         i, _, _ = self.layout[view].span(site)
-        return np.asarray(self._root[f"{view}/valid"][:, i])
+        arr = self._root[f"{view}/valid"]
+        return self._read(f"{view}/valid", lambda: arr[:, i])
 
     def view_arrays(self, view: str):
         """The Zarr arrays ``(values [sample, unit], valid [sample, site])`` of one whole view (all its

