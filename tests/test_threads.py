@@ -208,7 +208,7 @@ def test_cli_diff_stores_exit_codes(store, tmp_path):
 
     out = _copy(store, tmp_path)
     res = CliRunner().invoke(app, ["diff-stores", str(store.folder), str(out), "--exact"])
-    assert res.exit_code == 0 and "within tolerance" in res.output
+    assert res.exit_code == 0 and "(exact): equal" in res.output
     arr = _values(out, "step=1/last")
     y = np.asarray(arr[:])
     y[np.isfinite(y)] += 1.0

@@ -191,6 +191,9 @@ DATA_CASES: list[Case] = [
     Case("text-zero-width", "corpus", "a text that is only a zero-width space",
          lambda c: c.record(c.edit(1, text="\u200b")), ManifestError,
          r"line 1, field 'text': holds no visible character"),
+    Case("text-huge", "corpus", "a text of 30,000 characters (a 200 MB line used to abort the tokenizer)",
+         lambda c: c.record(c.edit(1, text="word " * 6000)), ManifestError,
+         r"line 1, field 'text': is 30,000 characters long; the limit is 20,000"),
     Case("audio-too-short", "audio", "a speech file of 200 samples (12 ms)",
          lambda c: c.record(_audio(c, _wav_bytes(tone(200 / 16000), 16000))), AudioError,
          r"line 2, field 'audio': .*g1-eng\.wav: audio is 200 samples \(12 ms\) long; speech input needs at least "

@@ -136,7 +136,7 @@ def diff_stores_cmd(
 
     res = compare_stores(a, b, rtol=rtol, atol=atol, exact=exact, allow_divergent=allow_divergent)
     for line in res.report_lines():
-        console.print(line, highlight=False, markup=False)
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     if not res.ok:
         raise typer.Exit(1)
 

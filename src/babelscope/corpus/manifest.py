@@ -63,9 +63,16 @@ def _err(path: Path, line: int, field: str | None, msg: str) -> ManifestError:
     return ManifestError(f"{where}: {msg}")
 
 
+#: longest text of a field (a sentence or utterance transcript; a 200 MB line aborted the tokenizer)
+MAX_TEXT_CHARS = 20_000
+
+
 def _check_text(path: Path, line: int, field: str, value: Any) -> str:
     if not isinstance(value, str):
         raise _err(path, line, field, f"must be a string, got {type(value).__name__}")
+    if len(value) > MAX_TEXT_CHARS:
+        raise _err(path, line, field, f"is {len(value):,} characters long; the limit is {MAX_TEXT_CHARS:,} "
+                                      "(one sentence or utterance per record)")
     if not value.strip():
         raise _err(path, line, field, "is empty")
     # format characters (zero-width space and joiners, BOM, bidi marks) and separators are invisible

@@ -79,10 +79,12 @@ class StoreComparison:
         return not self.problems and all(v.n_over == 0 for v in self.views)
 
     def summary(self) -> str:
-        verdict = "within tolerance" if self.ok else "NOT within tolerance"
+        exact = self.rtol == 0 and self.atol == 0
+        verdict = ("equal" if self.ok else "NOT equal") if exact else (
+            "within tolerance" if self.ok else "NOT within tolerance")
+        rule = "exact" if exact else f"rtol {self.rtol:g}, atol {self.atol:g}: {self.used:.1%} of the tolerance used"
         text = (f"{self.a} vs {self.b} (torch threads {self.threads[0]} vs {self.threads[1]}): max |a-b| "
-                f"{self.max_abs:.3g} (rtol {self.rtol:g}, atol {self.atol:g}: {self.used:.1%} of the tolerance "
-                f"used): {verdict}")
+                f"{self.max_abs:.3g} ({rule}): {verdict}")
         if self.divergent:
             text += f"; {len(self.divergent)} sample(s) with other generated tokens"
         return text
@@ -90,9 +92,11 @@ class StoreComparison:
     def report_lines(self) -> list[str]:
         """The summary, one line per view, then every problem."""
         lines = [self.summary()]
+        exact = self.rtol == 0 and self.atol == 0
         for v in self.views:
-            lines.append(f"  {v.view:14s} compared {v.n_compared:>12,}  max|a-b| {v.max_abs:.3g}  "
-                         f"tolerance used {v.used:.1%}  over tolerance {v.n_over:,}")
+            used = "" if exact else f"  tolerance used {v.used:.1%}"
+            lines.append(f"  {v.view:14s} compared {v.n_compared:>12,}  max|a-b| {v.max_abs:.3g}{used}  "
+                         f"over tolerance {v.n_over:,}")
         lines += [f"  problem: {p}" for p in self.problems]
         return lines
 
