@@ -118,9 +118,11 @@ class FolderLock:
         self._fd: int | None = os.open(str(self.folder), os.O_RDONLY)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except BaseException as exc:
             os.close(self._fd)
             self._fd = None
+            if not isinstance(exc, BlockingIOError):
+                raise
             raise StoreError(f"{self.folder}: is being {what} by another babelscope process right now; wait for it "
                              "to finish (or stop it), then run the command again") from None
 

@@ -62,12 +62,33 @@ def is_intervention(folder: Path) -> bool:
 
 
 def is_report(folder: Path) -> bool:
-    """A report folder: its marker, or (reports written before the marker existed) nothing but
-    ``report.html``, ``figures/`` and ``tables/``."""
+    """A report folder: its marker, or (reports written before the marker existed) nothing but a
+    babelscope ``report.html``, ``figures/*.png`` and ``tables/*.csv``."""
     if _json_with(folder / REPORT_MARKER, ("artifact",)):
         return True
     names = {p.name for p in folder.iterdir()}
-    return "report.html" in names and names <= {"report.html", "figures", "tables"}
+    if "report.html" not in names or not names <= {"report.html", "figures", "tables"}:
+        return False
+    for sub, suffix in (("figures", ".png"), ("tables", ".csv")):
+        d = folder / sub
+        if d.exists() and (not d.is_dir() or any(not (p.is_file() and p.suffix == suffix) for p in d.iterdir())):
+            return False
+    try:
+        head = (folder / "report.html").read_text(encoding="utf-8", errors="replace")[:4000]
+    except OSError:
+        return False
+    return "<title>babelscope report" in head
+
+
+#: what a run folder holds (babelscope.pipeline.runner): the stages' outputs and the run's records
+RUN_ENTRIES = {"corpus", "activations", "expertise", "analysis", "sets", "interventions", "report", "stages",
+               "config.json", "run.json"}
+
+
+def is_run(folder: Path) -> bool:
+    """A run folder (``babelscope run`` / ``demo``): nothing but what the runner writes there (a store
+    recorded by hand into ``activations/`` included); hidden temporaries are ignored."""
+    return all(p.name in RUN_ENTRIES or p.name.startswith(".") for p in folder.iterdir())
 
 
 KINDS: dict[str, tuple[str, Callable[[Path], bool]]] = {
@@ -75,6 +96,7 @@ KINDS: dict[str, tuple[str, Callable[[Path], bool]]] = {
     "corpus": ("a corpus built by babelscope", is_corpus),
     "intervention": ("an intervention results folder", is_intervention),
     "report": ("a babelscope report", is_report),
+    "run": ("a babelscope run folder", is_run),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -293,3 +294,107 @@ def test_sigint_during_record_exits_130_and_the_rerun_equals_an_uninterrupted_ru
     again = subprocess.run(cmd + [str(out)], env=env, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert_store_equal(tmp_path / "ref", out)
+
+
+# -- review findings: run folders, old reports, interrupted overwrites, old stores, the lock --------
+
+def test_run_out_never_writes_into_a_foreign_folder(user_folder, tmp_path, monkeypatch):
+    (tmp_path / "c.toml").write_text('name = "x"\n[report]\nenabled = false\n')
+    before = snapshot(user_folder)
+    assert _cli(["run", str(tmp_path / "c.toml"), "--out", str(user_folder), "--no-progress"]) == 2
+    assert snapshot(user_folder) == before
+    monkeypatch.chdir(user_folder)
+    assert _cli(["run", str(tmp_path / "c.toml"), "--out", ".", "--no-progress"]) == 2
+    assert snapshot(user_folder) == before
+
+
+def test_a_users_report_html_with_other_figures_is_not_an_old_report(tmp_path):
+    from report.conftest import write_synthetic_run
+
+    from babelscope.report import build_report
+
+    mine = tmp_path / "paper"
+    (mine / "figures").mkdir(parents=True)
+    (mine / "report.html").write_text("<html><title>My paper</title></html>")
+    (mine / "figures" / "fig1_final.pdf").write_bytes(b"%PDF")
+    before = snapshot(mine)
+    with pytest.raises(ConfigError, match="not a babelscope report"):
+        build_report(write_synthetic_run(tmp_path / "run"), mine)
+    assert snapshot(mine) == before
+
+
+def _small_record(seamless, corpus_dir, out, **kw):
+    from babelscope.corpus import build_task_samples, read_manifest
+    from babelscope.record import RecordSettings, record
+
+    samples = build_task_samples(read_manifest(corpus_dir), ["t2t"], max_groups=1)
+    return record(seamless, samples, out, RecordSettings(steps=(1, 2), batch_size=2, max_new_tokens=3), progress=False,
+                  **kw)
+
+
+def test_interrupted_overwrite_leaves_a_store_that_resumes_to_the_same_bits(seamless, corpus_dir, tmp_path,
+                                                                            monkeypatch):
+    from reliability._compare import assert_store_equal
+
+    import babelscope.record.recorder as rec
+
+    _small_record(seamless, corpus_dir, tmp_path / "ref")
+    out = tmp_path / "store"
+    _small_record(seamless, corpus_dir, out)
+    real = shutil.rmtree
+
+    def interrupt_at_the_data(path, *a, **k):
+        if Path(path).name == "responses.zarr":
+            raise KeyboardInterrupt
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(rec.shutil, "rmtree", interrupt_at_the_data)
+    with pytest.raises(KeyboardInterrupt):
+        _small_record(seamless, corpus_dir, out, overwrite=True)
+    monkeypatch.setattr(rec.shutil, "rmtree", real)
+    assert (out / "record.json").is_file() and not (out / "manifest.json").exists()
+    with pytest.raises(Exception, match="incomplete"):
+        from babelscope.record import open_activations
+
+        open_activations(out)
+    _small_record(seamless, corpus_dir, out)  # the same command without --overwrite: resumes, recomputes
+    assert_store_equal(tmp_path / "ref", out)
+
+
+def test_a_store_from_before_fingerprints_still_resumes(seamless, corpus_dir, tmp_path):
+    from reliability._compare import assert_store_equal
+
+    _small_record(seamless, corpus_dir, tmp_path / "ref")
+    out = tmp_path / "old"
+    shutil.copytree(tmp_path / "ref", out)
+    meta = json.loads((out / "record.json").read_text())
+    import pandas as pd
+
+    ids = list(pd.read_parquet(out / "samples.parquet")["sample_id"])
+    for k in ("sample_fingerprints", "samples_sha256"):
+        meta.pop(k)
+    meta["sample_ids_sha256"] = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+    (out / "record.json").write_text(json.dumps(meta))
+    (out / "manifest.json").unlink()
+    (out / "chunks" / "chunk-000001.json").unlink()  # one chunk still to do
+    _small_record(seamless, corpus_dir, out)  # resumes the old store
+    assert_store_equal(tmp_path / "ref", out)
+
+
+def test_the_lock_is_released_when_the_last_write_fails(seamless, corpus_dir, tmp_path, monkeypatch):
+    from babelscope.record.store import StoreWriter
+
+    real = StoreWriter.write_rows
+    calls = {"n": 0}
+
+    def disk_full(self, start, values, valid):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the last of three chunks
+            raise OSError(28, "No space left on device")
+        return real(self, start, values, valid)
+
+    monkeypatch.setattr(StoreWriter, "write_rows", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        _small_record(seamless, corpus_dir, tmp_path / "s")
+    monkeypatch.setattr(StoreWriter, "write_rows", real)
+    assert _small_record(seamless, corpus_dir, tmp_path / "s").n_samples == 5  # not "another process"

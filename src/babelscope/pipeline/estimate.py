@@ -121,20 +121,23 @@ def _calibrate_record(cfg: RunConfig, adapter, samples: list, tmp: Path) -> dict
                               dtype=r.dtype, max_new_tokens=r.max_new_tokens, threads=r.threads)
     plan = prepare_store(adapter, samples, tmp / "store", settings)  # validates sites, steps, inputs
     fit: dict[str, dict[str, float]] = {}
-    with torch_threads(plan.settings.threads):  # the timings of the thread count the run will use
-        for mod in sorted({s.modality for s in samples}):
-            rows = [s for s in samples if s.modality == mod]
-            _record_chunk(adapter, rows[:1], plan.sites, settings, plan.layout)  # warm-up, untimed
-            t1 = best_time(lambda: _record_chunk(adapter, rows[:1], plan.sites, settings, plan.layout), REPEAT)
-            rest = rows[1:] or rows
-            calls = len(_calls(adapter, rest, len(rest)))
-            t2 = best_time(lambda: _record_chunk(adapter, rest, plan.sites, settings, plan.layout), REPEAT)
-            if len(rest) > calls:  # t1 = a + c, t2 = calls * a + rows * c
-                c = max(0.0, (t2 - calls * t1) / (len(rest) - calls))
-                a = max(0.0, t1 - c)
-            else:
-                a, c = 0.0, t2 / len(rest)
-            fit[mod] = {"a": a, "c": c, "rows": len(rows), "one_sample_s": t1, "rest_s": t2}
+    try:
+        with torch_threads(plan.settings.threads):  # the timings of the thread count the run will use
+            for mod in sorted({s.modality for s in samples}):
+                rows = [s for s in samples if s.modality == mod]
+                _record_chunk(adapter, rows[:1], plan.sites, settings, plan.layout)  # warm-up, untimed
+                t1 = best_time(lambda: _record_chunk(adapter, rows[:1], plan.sites, settings, plan.layout), REPEAT)
+                rest = rows[1:] or rows
+                calls = len(_calls(adapter, rest, len(rest)))
+                t2 = best_time(lambda: _record_chunk(adapter, rest, plan.sites, settings, plan.layout), REPEAT)
+                if len(rest) > calls:  # t1 = a + c, t2 = calls * a + rows * c
+                    c = max(0.0, (t2 - calls * t1) / (len(rest) - calls))
+                    a = max(0.0, t1 - c)
+                else:
+                    a, c = 0.0, t2 / len(rest)
+                fit[mod] = {"a": a, "c": c, "rows": len(rows), "one_sample_s": t1, "rest_s": t2}
+    finally:
+        plan.release()  # the temporary store's writer lock
     return fit
 
 

@@ -20,6 +20,7 @@ from typing import Callable
 from babelscope import __version__
 from babelscope.atomic import atomic_write_text
 from babelscope.config import RunConfig, config_digest
+from babelscope.outputs import check_replaceable
 
 STAGES = ("corpus", "record", "rank", "analysis", "intervene", "report")
 #: config tables each stage depends on (a change reruns the stage and every later one)
@@ -174,6 +175,8 @@ class Run:
         atomic_write_text(path, json.dumps(info, indent=2))
 
     def execute(self, stages=STAGES) -> Path:
+        # a run writes (and on reruns replaces) its stages' folders: only into a run folder of its own
+        check_replaceable(self.out, "run", hint="choose an empty or new run folder")
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "stages").mkdir(exist_ok=True)
         atomic_write_text(self.out / "config.json", json.dumps(self.cfg.model_dump(mode="json"), indent=2))

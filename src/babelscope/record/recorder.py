@@ -103,8 +103,9 @@ def _check_inputs(adapter: ModelAdapter, samples: Sequence[TaskSample]) -> None:
 
 
 def sample_fingerprints(samples: Sequence[TaskSample]) -> list[str]:
-    """Per sample, a hash of everything its responses depend on: ids, task, languages, text,
-    reference and the audio file's bytes (not its path, so a moved corpus still matches)."""
+    """Per sample, a hash of everything the store records about it: ids, task, languages, text,
+    reference (the store's samples table keeps both for the evaluation) and the audio file's bytes
+    (not its path, so a moved corpus still matches)."""
     audio_hash: dict[str, str] = {}
     out = []
     for s in samples:
@@ -145,6 +146,18 @@ def settings_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
         elif a != b:
             out.append(f"{prefix}{k}")
     return out
+
+
+def _store_diff(old: dict, meta: dict, samples: Sequence[TaskSample]) -> list[str]:
+    """Where a store's ``record.json`` differs from this recording's. A store from before per-sample
+    fingerprints named its samples by their ids only: it is compared on those."""
+    diff = settings_diff(old, meta)
+    if "sample_fingerprints" not in old and "sample_ids_sha256" in old:
+        ids = hashlib.sha256("\n".join(s.sample_id for s in samples).encode()).hexdigest()[:16]
+        diff = [k for k in diff if k not in ("sample_fingerprints", "samples_sha256", "sample_ids_sha256")]
+        if ids != old["sample_ids_sha256"]:
+            diff.append("sample_ids_sha256")
+    return diff
 
 
 @dataclass
@@ -194,7 +207,7 @@ def prepare_store(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str
     check_replaceable(out, "store", hint="choose an empty or new folder for the store")
     if not overwrite and (out / SETTINGS).is_file():
         old = json.loads((out / SETTINGS).read_text())
-        diff = settings_diff(old, meta)
+        diff = _store_diff(old, meta, samples)
         if "sample_fingerprints" in diff and len(old.get("sample_fingerprints", [])) == len(samples):
             changed = [s.sample_id for s, a, b in zip(samples, old["sample_fingerprints"], meta["sample_fingerprints"])
                        if a != b]
@@ -220,12 +233,9 @@ def prepare_store(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str
     lock = FolderLock(out, "recorded")
     try:
         if overwrite:  # a store (checked above): cleared under the lock, never another process's files
-            for p in out.iterdir():
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p)
-                else:
-                    p.unlink()
-        elif (out / SETTINGS).is_file() and settings_diff(json.loads((out / SETTINGS).read_text()), meta):
+            _clear_store(out)
+        elif (out / SETTINGS).is_file() and [k for k in _store_diff(json.loads((out / SETTINGS).read_text()), meta,
+                                                                     samples) if k != "settings.threads"]:
             raise StoreError(f"{out}: another process wrote a recording with other settings meanwhile; choose "
                              "another output folder")
         atomic_write_text(out / SETTINGS, json.dumps(meta, indent=2, sort_keys=True))
@@ -241,6 +251,20 @@ def prepare_store(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str
         lock.release()
         raise
     return RecordPlan(out, samples, list(sites), settings, meta, layout, writer, n_chunks, todo, lock)
+
+
+def _clear_store(out: Path) -> None:
+    """Empty a store folder in an order that an interruption cannot turn into a "complete" store:
+    the manifest first (the store is then incomplete), the completion records next (every chunk is
+    then to be recomputed), the data, and ``record.json`` last (until then the folder is still a
+    store that the same command resumes)."""
+    first = [out / MANIFEST, out / CHUNKS, out / SAMPLES, out / "responses.zarr"]
+    rest = [p for p in out.iterdir() if p not in first and p.name != SETTINGS]
+    for p in first + rest + [out / SETTINGS]:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        elif p.exists() or p.is_symlink():
+            p.unlink()
 
 
 def finish_store(adapter: ModelAdapter, plan: RecordPlan) -> Activations:
@@ -281,24 +305,22 @@ def record(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | Path
     from babelscope.progress import progress_bar
 
     sink = _ChunkSink(plan.writer, plan.out / CHUNKS)
-    ok = False
     try:
-        with torch_threads(settings.threads), \
-                progress_bar(progress, "record", total=len(samples), done=plan.n_done) as advance:
-            for k in plan.todo:
-                rows = plan.rows(k)
-                values, valid, gen = _record_chunk(adapter, rows, plan.sites, settings, plan.layout, forcing)
-                sink.submit(k, k * settings.batch_size, values, valid, gen, threads_now())
-                advance(len(rows))
-                if on_chunk is not None:
-                    on_chunk(k)
-        ok = True
-    finally:
         try:
-            sink.close()  # the last chunk's write, before the lock goes
+            with torch_threads(settings.threads), \
+                    progress_bar(progress, "record", total=len(samples), done=plan.n_done) as advance:
+                for k in plan.todo:
+                    rows = plan.rows(k)
+                    values, valid, gen = _record_chunk(adapter, rows, plan.sites, settings, plan.layout, forcing)
+                    sink.submit(k, k * settings.batch_size, values, valid, gen, threads_now())
+                    advance(len(rows))
+                    if on_chunk is not None:
+                        on_chunk(k)
         finally:
-            if not ok:
-                plan.release()
+            sink.close()  # the last chunk's write, before the lock goes
+    except BaseException:
+        plan.release()
+        raise
     return finish_store(adapter, plan)
 
 
