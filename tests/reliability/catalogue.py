@@ -259,9 +259,10 @@ def _resampled(ctx: Ctx) -> str:
     return "accepted: read at 22050 Hz and resampled to 16000 Hz on load (0.5 s -> 8000 samples)"
 
 
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file of a folder with its bytes (to check that a refused command left it unchanged)."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every entry under a folder: a file's bytes, or None for a folder (to check that a refused
+    command left it unchanged, new empty folders included)."""
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
 
 
 @contextlib.contextmanager

@@ -21,14 +21,7 @@ import pytest
 from babelscope.cli import main
 from babelscope.errors import ConfigError, ModelLoadError
 
-
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every entry under ``folder``: relative path -> sha256 of a file's bytes, or 'dir'."""
-    out = {}
-    for p in sorted(folder.rglob("*")):
-        rel = str(p.relative_to(folder))
-        out[rel] = "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
+from .catalogue import snapshot
 
 
 @pytest.fixture

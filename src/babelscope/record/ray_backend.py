@@ -35,15 +35,9 @@ class ChunkRecorder:
 
     def __init__(self, model: dict[str, Any], expect: dict[str, Any], out: str, settings: RecordSettings,
                  site_names: list[str], layout: dict, forcing=None) -> None:
-        import torch
-
         from babelscope.models import load_model
         from babelscope.models.sites import select_sites
 
-        # the store's thread policy (resolved by the driver), not Ray's OMP_NUM_THREADS = num_cpus:
-        # the same count as a local recording gives the same arithmetic (babelscope.threads)
-        torch.set_num_threads(settings.threads)
-        self.threads = settings.threads
         self.adapter = load_model(model["name"], device=model["device"], dtype=model["dtype"], seed=model["seed"])
         got = self.adapter.describe()
         if got != expect:
@@ -60,7 +54,9 @@ class ChunkRecorder:
         self.sink = _ChunkSink(writer, Path(out) / CHUNKS)
 
     def record(self, k: int, start: int, rows: list[TaskSample]) -> tuple[int, int]:
-        with torch_threads(self.threads):  # whichever thread Ray runs this method on
+        # the store's thread policy (resolved by the driver), not Ray's OMP_NUM_THREADS = num_cpus: the
+        # same count as a local recording gives the same arithmetic (babelscope.threads)
+        with torch_threads(self.settings.threads):
             values, valid, gen = _record_chunk(self.adapter, rows, self.sites, self.settings, self.layout,
                                                self.forcing)
             used = threads_now()

@@ -21,16 +21,16 @@ import numpy as np
 import pandas as pd
 
 from babelscope import __version__
+from babelscope.atomic import FolderLock
 from babelscope.corpus.audio import check_audio, read_audio
 from babelscope.corpus.tasks import TaskSample
 from babelscope.errors import AudioError, ConfigError, StoreError
 from babelscope.models.base import ModelAdapter, Site
 from babelscope.models.hooks_util import temporary_hooks
 from babelscope.models.sites import select_sites
+from babelscope.outputs import check_replaceable
 from babelscope.record.capture import DECODER_VIEWS, ENCODER_POOLINGS, StepCapture, step_view
 from babelscope.record.layout import ViewLayout, make_layout, site_views
-from babelscope.atomic import FolderLock
-from babelscope.outputs import check_replaceable
 from babelscope.record.store import CHUNKS, MANIFEST, SAMPLES, SETTINGS, Activations, StoreWriter, atomic_write_text
 from babelscope.threads import check_threads, resolve_threads, threads_now, torch_threads
 
