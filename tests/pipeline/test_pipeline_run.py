@@ -84,6 +84,22 @@ def test_small_run_end_to_end_and_resume(tmp_path):
     prov = json.loads((run / "run.json").read_text())
     assert prov["model"]["name"] == "tiny-random-seamless" and "record" in prov["stages"]
 
+    # the config checks' limit on [select] k is the number of text_decoder units the rank stage ranked
+    from babelscope.models.sites import select_sites
+    from babelscope.pipeline.checks import config_problems
+    from babelscope.pipeline.dryrun import meta_adapter
+
+    exp = pd.read_parquet(run / "expertise" / "source_language-text-step2-mean.parquet")
+    first = exp[exp["label"].astype(str) == str(exp["label"].iloc[0])]
+    n_dec = int((first["component"].astype(str) == "text_decoder").sum())
+    meta = meta_adapter("tiny-random-seamless")
+    sites = select_sites(meta.sites(), list(cfg.record.sites))
+    at = cfg.model_copy(update={"select": cfg.select.model_copy(update={"k": n_dec})})
+    over = cfg.model_copy(update={"select": cfg.select.model_copy(update={"k": n_dec + 1})})
+    assert not any(p.startswith("select:") for p in config_problems(at, sites, meta))
+    assert any(f"k={n_dec + 1} is larger than component 'text_decoder' ({n_dec} units" in p
+               for p in config_problems(over, sites, meta))
+
     # a second run skips everything
     logs.clear()
     Run(cfg, run, progress=False, log=logs.append).execute()
@@ -111,3 +127,44 @@ def test_dry_run_of_the_large_config_offline(monkeypatch):
     fc1 = [s for s in d["sites"] if s[0].startswith("text_decoder.layers.") and s[0].endswith("ffn.fc1")]
     assert len(fc1) == 24 and all(s[2] == 8192 for s in fc1)
     assert d["stages"][0] == "corpus" and d["by_component"]["text_decoder"]["units"] > 0
+
+
+def _problems(text: str) -> list[str]:
+    from babelscope.models.sites import select_sites
+    from babelscope.pipeline.checks import config_problems
+    from babelscope.pipeline.dryrun import meta_adapter
+
+    cfg = parse_config(__import__("tomllib").loads(text))
+    meta = meta_adapter(cfg.model.name)
+    return config_problems(cfg, select_sites(meta.sites(), list(cfg.record.sites)), meta)
+
+
+def test_config_checks_find_what_would_fail_later():
+    assert _problems(TINY) == []
+    # one language besides the pivot: every language analysis has a single label
+    single = _problems(TINY.replace("max_groups = 6", 'max_groups = 6\nlangs = ["eng", "deu"]'))
+    assert sum("has a single label 'deu'" in p for p in single) == 4, single  # 2 analyses x 2 modalities
+    assert any("steer" in p and "no en2x_t2t sample is left" in p for p in single), single
+    # a step the generation never reaches; forcing steps past the intervention's generation
+    late = _problems(TINY.replace("steps = [2, 4]", "steps = [2, 9]").replace("steps = [2, 6]", "steps = [8, 9]"))
+    assert any(p.startswith("record.steps: step 9 is beyond the longest decoded prefix (7 = 2 start tokens") for p in late), late
+    assert any("steps [8, 9] start beyond the longest decoded prefix (7 = 2 start tokens" in p for p in late), late
+    # an intervention without its tasks, an explicit analysis without its tasks, an unknown label
+    tasks = _problems(TINY.replace("[record]", '[record]\ntasks = ["s2t", "t2t"]')
+                      .replace("[select]", '[rank]\nanalyses = ["source_language", "target_language"]\n[select]')
+                      .replace('label = "deu"', 'label = "xho"'))
+    assert any("a steering run from speech to text needs task(s) ['en2x_s2t', 'en2x_t2t']" in p for p in tasks), tasks
+    assert any(p.startswith("rank.analyses: 'target_language' needs task(s) en2x_s2t or en2x_t2t") for p in tasks)
+    assert any("label 'xho' is not a language of this run's samples" in p for p in tasks), tasks
+    # no decoder site, though the analyses rank decoder units
+    enc = _problems(TINY.replace('sites = ["text_decoder", ', "sites = ["))
+    assert any(p.startswith("record.sites: the analyses rank decoder units") for p in enc), enc
+
+
+def test_run_fails_before_recording_when_the_config_must_fail(tmp_path):
+    from babelscope.pipeline import Run
+
+    cfg = parse_config(__import__("tomllib").loads(TINY.replace("max_groups = 6", 'max_groups = 6\nlangs = ["eng", "deu"]')))
+    with pytest.raises(ConfigError, match=r"problem\(s\) found before running:\n  - rank\.analyses: 'source_language'"):
+        Run(cfg, tmp_path / "run", progress=False, log=lambda m: None).execute()
+    assert not (tmp_path / "run" / "corpus").exists() and not (tmp_path / "run" / "activations").exists()

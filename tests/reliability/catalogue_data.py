@@ -88,6 +88,10 @@ def _damaged_store(ctx: Ctx, damage: str) -> None:
         chunk = next(p for p in sorted((st / "responses.zarr" / "step=2/mean" / "valid").rglob("*"))
                      if p.is_file() and p.name != "zarr.json")
         chunk.unlink()
+    elif damage == "values-chunk-deleted":
+        chunk = next(p for p in sorted((st / "responses.zarr" / "step=2/mean" / "values").rglob("*"))
+                     if p.is_file() and p.name != "zarr.json")
+        chunk.unlink()
     elif damage == "values-chunk":
         chunk = next(p for p in sorted((st / "responses.zarr" / "step=2/mean" / "values").rglob("*"))
                      if p.is_file() and p.name != "zarr.json")
@@ -115,6 +119,16 @@ def _second_writer(ctx: Ctx) -> None:
 def _cut_wav(ctx: Ctx) -> Path:
     data = _wav_bytes(tone(1.0), 16000)
     return _audio(ctx, data[: len(data) // 3])
+
+
+def _symlink_out(ctx: Ctx) -> None:
+    corpus = ctx.corpus()
+    outside = ctx.tmp / "elsewhere"
+    outside.mkdir()
+    wav = corpus / "audio" / "g1-eng.wav"
+    shutil.move(wav, outside / "g1-eng.wav")
+    wav.symlink_to(outside / "g1-eng.wav")
+    ctx.record(corpus)
 
 
 def _config(ctx: Ctx, text: str) -> None:
@@ -163,6 +177,9 @@ DATA_CASES: list[Case] = [
     Case("store-values-chunk-truncated", "rank", "a store with one chunk file of the responses truncated",
          lambda c: _damaged_store(c, "values-chunk"), StoreError,
          r"step=2/mean/values: cannot be read .* the store is damaged"),
+    Case("store-values-chunk-deleted", "rank", "a store with one chunk file of the responses deleted (read as NaN)",
+         lambda c: _damaged_store(c, "values-chunk-deleted"), StoreError,
+         r"step=2/mean/values: \d+ chunk file\(s\) on disk, but \d+ were written: the store is damaged"),
     Case("store-samples-missing", "rank", "a complete store without samples.parquet",
          lambda c: _damaged_store(c, "samples"), StoreError, r"samples\.parquet: missing from a complete store"),
     Case("store-manifest-corrupt", "rank", "a store whose manifest.json is cut short",
@@ -188,6 +205,10 @@ DATA_CASES: list[Case] = [
     Case("audio-escapes-corpus", "corpus", "a speech record whose `audio` climbs out of the corpus (`../`)",
          lambda c: c.record(c.edit(2, audio="../elsewhere/g1-eng.wav")), ManifestError,
          r"line 2, field 'audio': must be a path inside the corpus folder.* got '\.\./elsewhere/g1-eng\.wav'"),
+    Case("audio-symlink-out", "corpus", "a speech record whose audio file is a symbolic link out of the corpus",
+         _symlink_out, ManifestError,
+         r"line 2, field 'audio': audio/g1-eng\.wav is a symbolic link to .*elsewhere/g1-eng\.wav, outside the "
+         r"corpus folder"),
     Case("text-zero-width", "corpus", "a text that is only a zero-width space",
          lambda c: c.record(c.edit(1, text="\u200b")), ManifestError,
          r"line 1, field 'text': holds no visible character"),
@@ -237,4 +258,24 @@ DATA_CASES: list[Case] = [
          lambda c: _config(c, "seed = 1e20\n"), ConfigError, r"seed: Input should be a valid integer"),
     Case("config-sites-empty", "config", "`sites = []` (which used to mean every site)",
          lambda c: _config(c, "[record]\nsites = []\n"), ConfigError, r"record\.sites: List should have at least 1 item"),
+    # -- the dry run runs every check the config allows -----------------------------------------------
+    Case("config-k-too-large", "config", "`[select] k = 100000`, more units than the component has (was clamped)",
+         lambda c: _config(c, "[select]\nk = 100000\n"), ConfigError,
+         r"select: k=100000 is larger than component 'text_decoder' \(\d+ units at the selected sites\)"),
+    Case("config-single-language", "config", "one language besides the pivot (failed after recording)",
+         lambda c: _config(c, '[corpus]\nlangs = ["eng", "deu"]\n'), ConfigError,
+         r"rank\.analyses: 'source_language' \(speech\) .* has a single label 'deu'"),
+    Case("config-step-beyond-generation", "config", "a recorded step beyond `max_new_tokens`",
+         lambda c: _config(c, "[record]\nsteps = [2, 30]\n"), ConfigError,
+         r"record\.steps: step 30 is beyond the longest decoded prefix \(25 = 2 start tokens"),
+    Case("config-intervention-without-task", "config", "a steering run whose English-to-X task is not recorded",
+         lambda c: _config(c, '[record]\ntasks = ["s2t", "t2t"]\n[[intervene.runs]]\nname = "a"\nlabel = "deu"\n'),
+         ConfigError, r"intervene\.runs\['a'\]: a steering run from speech to text needs task\(s\) "
+                      r"\['en2x_s2t', 'en2x_t2t'\]"),
+    Case("config-intervention-steps-beyond", "config", "intervention steps that start after its generation ends",
+         lambda c: _config(c, '[[intervene.runs]]\nname = "a"\nlabel = "deu"\nsteps = [30, 40]\n'), ConfigError,
+         r"intervene\.runs\['a'\]: steps \[30, 40\] start beyond the longest decoded prefix \(25 = 2 start tokens"),
+    Case("config-intervention-label-unknown", "config", "an intervention label that is not a language of the run",
+         lambda c: _config(c, '[[intervene.runs]]\nname = "a"\nlabel = "xho"\n'), ConfigError,
+         r"label 'xho' is not a language of this run's samples"),
 ]

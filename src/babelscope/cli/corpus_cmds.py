@@ -75,7 +75,7 @@ def fleurs_cmd(
                                                help="Keep the first N sentences (by FLEURS id)."),
     parallel_only: bool = typer.Option(True, "--parallel-only/--no-parallel-only",
                                        help="Keep only sentences present in every language."),
-    link: bool = typer.Option(False, "--link", help="Symlink 16 kHz mono audio instead of copying it."),
+    link: bool = typer.Option(False, "--link", help="Hard-link 16 kHz mono audio instead of copying it (copied across file systems)."),
     workers: int = typer.Option(4, help="Parallel audio copies / conversions."),
     overwrite: bool = typer.Option(False, help="Replace an existing corpus at OUT (once the new one is complete)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
+err = Console(stderr=True)
 
 
 def _steps(spec: str | None) -> tuple[int, int] | None:
@@ -64,6 +65,8 @@ def intervene_cmd(
     adapter = load_model(model or st.manifest["model"]["name"])
     samples = select_samples(samples_from_table(st.samples), tasks=tasks, ask=ask, exclude_tgt=steer_to,
                              max_per_lang=max_per_lang)
+    err.print(f"{len(samples)} samples, each generated unforced, forced and with the random-k baseline",
+              highlight=False)
     res = run_intervention(adapter, samples, forcing, baseline_tables=tables or None, baseline_seed=baseline_seed,
                            steer_to=steer_to, batch_size=batch_size, max_new_tokens=max_new_tokens,
                            lid_langs=[l.strip() for l in lid_langs.split(",") if l.strip()] or None,

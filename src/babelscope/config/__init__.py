@@ -30,7 +30,9 @@ def _where(loc: tuple) -> str:
 
 def parse_config(data: dict[str, Any], source: str = "config") -> RunConfig:
     try:
-        return RunConfig.model_validate(data)
+        cfg = RunConfig.model_validate(data)
+        cfg._source = source  # later checks (babelscope.pipeline.checks) name the file too
+        return cfg
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from babelscope.outputs import safe_name
 
@@ -138,6 +138,8 @@ class ReportCfg(_Strict):
 
 
 class RunConfig(_Strict):
+    #: where the config came from (a file path), for messages; not part of the config
+    _source: Optional[str] = PrivateAttr(default=None)
     name: str = "babelscope-run"
     seed: int = Field(default=0, ge=0, le=2 ** 32 - 1)
     model: ModelCfg = ModelCfg()

@@ -16,12 +16,13 @@ Three sources, tried in this order for every language:
 FLEURS ``id`` s tie translations together (the same id is the same FLoRes sentence in every language),
 so the group of a sentence is ``fleurs-<id>``. FLEURS holds several recordings of many sentences; a
 corpus holds one speech record per (group, language), so the first recording in file order is kept.
-Text records hold the raw transcription. Audio at 16 kHz mono is copied (or symlinked with
-``link=True``); anything else is converted to 16 kHz mono 16-bit WAV.
+Text records hold the raw transcription. Audio at 16 kHz mono is copied (or hard-linked with
+``link=True``, copied where the FLEURS copy is on another file system); anything else is converted to 16 kHz mono 16-bit WAV.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -285,9 +286,14 @@ def _convert(item: FleursItem, dst: Path, link: bool) -> tuple[float, str]:
             except Exception as exc:
                 raise AudioError(f"{src}: cannot read audio ({exc})") from None
             if info.samplerate == RATE and info.channels == 1 and info.frames > 0:
-                if link:
-                    os.symlink(src.resolve(), dst)
-                    return info.frames / RATE, "linked"
+                if link:  # a hard link: the corpus stays self-contained (no link leads out of it)
+                    try:
+                        os.link(src.resolve(), dst)
+                        return info.frames / RATE, "linked"
+                    except OSError as exc:
+                        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                            raise
+                        # another file system, or one without hard links: copy
                 shutil.copyfile(src, dst)
                 return info.frames / RATE, "copied"
             if info.channels == 1:

@@ -117,6 +117,9 @@ def parse_record(obj: Any, *, path: Path, line: int, root: Path, check_audio: bo
             raise _err(path, line, "audio", f"must be a path inside the corpus folder, relative to it and without "
                                             f"'..', got {rel!r}")
         audio = (root / rel).resolve()
+        if not audio.is_relative_to(root):  # a symbolic link (of the file or a folder) leads out of the corpus
+            raise _err(path, line, "audio", f"{rel} is a symbolic link to {audio}, outside the corpus folder; "
+                                            "copy the file into the corpus (corpus fleurs --link makes hard links)")
         if check_audio and not audio.is_file():
             raise _err(path, line, "audio", f"file not found: {audio}")
     elif obj.get("audio") is not None:

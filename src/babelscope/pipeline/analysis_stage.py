@@ -15,6 +15,7 @@ import pandas as pd
 from babelscope.analysis import across_step_matrix, concentration_store, cross_modal_matrix, rank_agreement
 from babelscope.atomic import commit_file, temp_name
 from babelscope.corpus.tasks import varying_language
+from babelscope.errors import ConfigError
 from babelscope.pipeline.rank_stage import RankJob
 from babelscope.rank import save_neuron_set, select_units
 from babelscope.rank.expertise import Expertise
@@ -23,7 +24,11 @@ from babelscope.rank.select import candidates
 
 
 def _k(exp: Expertise, label: str, k: int, component: str) -> int:
-    return min(k, len(candidates(exp.table, component, label)))
+    """``k``, checked against the component (never clamped: a set smaller than asked for is an error)."""
+    n = len(candidates(exp.table, component, label))
+    if k > n:
+        raise ConfigError(f"select.k={k} is larger than component {component!r} ({n} units); use k <= {n}")
+    return k
 
 
 def _unit_info(exp: Expertise) -> pd.DataFrame:
@@ -39,7 +44,7 @@ def ap_summary(jobs: dict[RankJob, Expertise], k: int) -> pd.DataFrame:
         t = exp.table
         for label in exp.labels:
             ap = np.sort(t.loc[t["label"].astype(str) == label, "ap"].to_numpy())[::-1]
-            kk = min(k, ap.size)
+            kk = _k(exp, label, k, "all")
             rows.append({"analysis": job.analysis, "modality": job.modality, "step": job.step, "label": label,
                          "base_rate": float(base[label]), "n_units": int(ap.size), "max_ap": float(ap[0]),
                          "n_ap_over_0_9": int((ap > 0.9).sum()), "mean_top_ap": float(ap[:kk].mean()), "k": kk})
@@ -141,7 +146,7 @@ def modality_units(jobs: dict[RankJob, Expertise], *, k: int) -> pd.DataFrame:
         if job.analysis != "modality" or "speech" not in exp.labels:
             continue
         t = exp.table[exp.table["label"].astype(str) == "speech"].assign(site=lambda d: d["site"].astype(str))
-        kk = min(k, len(t))
+        kk = _k(exp, "speech", k, "text_decoder")
         ns = select_units(exp, "speech", k=kk, mode="top", component="text_decoder")
         top = pd.Series([u.site for u in ns.units]).value_counts()
         for (site, comp, group, layer), g in t.groupby(["site", "component", "group", "layer"], observed=True):

@@ -1,6 +1,6 @@
 """``babelscope run --dry-run``: what a config will do, without running it.
 
-Lists the stages, the selected sites with their unit counts, the number of samples and the disk
+Runs every check the config alone allows (:mod:`babelscope.pipeline.checks`), then lists the stages, the selected sites with their unit counts, the number of samples and the disk
 space the activation store will take. The model is not loaded: its sites are enumerated on
 PyTorch's ``meta`` device from its config (the hub config when reachable or cached; for
 ``facebook/seamless-m4t-v2-large`` offline, transformers' default ``SeamlessM4Tv2Config``, which
@@ -50,7 +50,7 @@ def _config(name: str):
     except Exception as exc:
         if KNOWN_CONFIGS.get(name) == "seamless":
             return SeamlessM4Tv2Config()
-        raise ModelLoadError(f"dry run: cannot read the config of {name!r} ({exc.__class__.__name__}); "
+        raise ModelLoadError(f"cannot read the config of {name!r} ({exc.__class__.__name__}); "
                              "pass a local model folder or run once online") from None
 
 
@@ -118,8 +118,11 @@ def _n_samples(cfg: RunConfig) -> tuple[int, str]:
 def dry_run(cfg: RunConfig) -> dict[str, Any]:
     from babelscope.models.sites import select_sites
 
+    from babelscope.pipeline.checks import check_config
+
     adapter = meta_adapter(cfg.model.name)
     sites = select_sites(adapter.sites(), list(cfg.record.sites))
+    check_config(cfg, sites, adapter)
     n_samples, corpus = _n_samples(cfg)
     views_dec = 2 * len(cfg.record.steps)  # mean and last per step
     per_sample = sum(s.n_units * (1 if s.stream == "encoder" else views_dec) for s in sites)

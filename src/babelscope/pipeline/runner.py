@@ -174,9 +174,20 @@ class Run:
                 "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         atomic_write_text(path, json.dumps(info, indent=2))
 
+    def check(self) -> None:
+        """Every check the config allows (babelscope.pipeline.checks), on a weightless copy of the model."""
+        from babelscope.models.sites import select_sites
+        from babelscope.pipeline.checks import check_config
+        from babelscope.pipeline.dryrun import meta_adapter
+
+        adapter = self._adapter or meta_adapter(self.cfg.model.name)
+        check_config(self.cfg, select_sites(adapter.sites(), list(self.cfg.record.sites)), adapter)
+
     def execute(self, stages=STAGES) -> Path:
         # a run writes (and on reruns replaces) its stages' folders: only into a run folder of its own
         check_replaceable(self.out, "run", hint="choose an empty or new run folder")
+        if any(s in stages and not self.is_done(s) for s in STAGES):
+            self.check()  # before the first stage runs: a config that must fail later fails now
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "stages").mkdir(exist_ok=True)
         atomic_write_text(self.out / "config.json", json.dumps(self.cfg.model_dump(mode="json"), indent=2))
@@ -212,6 +223,9 @@ class Run:
             self.log(f"[{stage}] done in {secs:.1f} s")
             if stage == "report" and out is not None:
                 result = out
+        page = self.out / OUTPUTS["report"] / "report.html"
+        if result == self.out and "report" in stages and self.cfg.report.enabled and page.is_file():
+            result = page  # up to date: still the report's path, as after the run that wrote it
         return result
 
 

@@ -443,6 +443,9 @@ def _finalize(out: Path, adapter: ModelAdapter, samples: Sequence[TaskSample], s
         missing[view] = {site: int(c) for site, c in zip(lay.sites, counts)}
         if view.endswith("/mean") and len(counts):
             steps_missing[view.split("/")[0][5:]] = int(counts.max())
+    # chunks of values on disk: zarr does not store an all-NaN chunk, so only this count tells a deleted
+    # chunk file (which would read as NaN responses flagged valid) from one that was never written
+    stored = {view: int(root[f"{view}/values"].nchunks_initialized) for view in layout}
     site_meta = [{**s.to_dict(), "views": _views_of(s, settings)} for s in sites]
     import torch
     import transformers
@@ -453,7 +456,7 @@ def _finalize(out: Path, adapter: ModelAdapter, samples: Sequence[TaskSample], s
                 "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                              "numpy": np.__version__},
                 "sites": site_meta, "n_samples": len(samples), "missing": missing,
-                "steps_missing": steps_missing, "layout": {v: lay.to_dict() for v, lay in layout.items()},
+                "steps_missing": steps_missing, "stored_chunks": stored, "layout": {v: lay.to_dict() for v, lay in layout.items()},
                 "decoder_prompt_length": adapter.decoder_prompt_length}
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
     return Activations(out)

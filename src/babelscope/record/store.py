@@ -246,8 +246,9 @@ class Activations:
         self._check_masks()
 
     def _check_masks(self) -> None:
-        """Each view's ``valid`` mask must give the manifest's missing counts: a deleted or damaged
-        chunk of a mask would otherwise read as "no response" and silently drop samples."""
+        """Each view's ``valid`` mask must give the manifest's missing counts, and its ``values`` must
+        have the chunk files that were written: a deleted chunk of a mask would otherwise read as "no
+        response" and silently drop samples, one of the values as NaN responses of valid samples."""
         for view, lay in self.layout.items():
             want = self.manifest["missing"].get(view, {})
             arr = self._root[f"{view}/valid"]
@@ -258,6 +259,13 @@ class Activations:
                 raise StoreError(f"{self.folder / RESPONSES}/{view}/valid: the missing-response counts of "
                                  f"{len(bad)} site(s) (e.g. {bad[0]!r}) differ from manifest.json: the store is "
                                  "damaged (a chunk file deleted or replaced?); record it again (--overwrite)")
+        # stores written before this count was kept have none (their valid masks are still checked)
+        for view, want in self.manifest.get("stored_chunks", {}).items():
+            got = self._read(f"{view}/values", lambda: self._root[f"{view}/values"].nchunks_initialized)
+            if int(got) != int(want):
+                raise StoreError(f"{self.folder / RESPONSES}/{view}/values: {int(got)} chunk file(s) on disk, but "
+                                 f"{want} were written: the store is damaged (a chunk file deleted?); record it "
+                                 "again (--overwrite)")
 
     def _read(self, what: str, read) -> np.ndarray:
         """``read()`` as an array; a truncated or corrupt chunk file is a named :class:`StoreError`."""

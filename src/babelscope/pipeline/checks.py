@@ -1,0 +1,208 @@
+"""Every check a run config allows before anything runs (``run --dry-run`` and the start of ``run``).
+
+A run that would fail in its rank, analysis or intervention stage for a reason the config alone
+shows — one language left for an analysis, a step the generation never reaches, ``k`` larger than
+the component, an intervention without the task it needs — fails here, before hours of recording.
+The checks use the same code the stages use (task samples from the corpus, the analyses' label
+sets, the selected sites), on the corpus's records without reading audio and on a weightless copy
+of the model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from babelscope.config import RunConfig
+from babelscope.errors import BabelscopeError, ConfigError
+
+_ENCODERS = {"speech": "speech_encoder", "text": "text_encoder"}
+
+
+def planned_corpus(cfg: RunConfig):
+    """The corpus a run will read, without audio: the demo's records are listed, not synthesized.
+    None when the corpus is not on this machine."""
+    from babelscope.corpus import read_manifest
+    from babelscope.corpus.manifest import Corpus, CorpusRecord
+
+    c = cfg.corpus
+    if c.source != "demo":
+        if not (Path(c.source) / "manifest.jsonl").is_file():
+            return None
+        return read_manifest(c.source, check_audio=False)
+    from babelscope.corpus.demo_corpus import DEMO_LANGS, select_rows
+
+    records = [CorpusRecord(id=f"{row['group']}-{lang}-{mod}", group=row["group"], lang=lang, modality=mod,
+                            text=row[lang], split=row["split"])
+               for row in select_rows(split=c.split, max_groups=c.max_groups)
+               for lang in (c.langs or DEMO_LANGS) for mod in ("text", "speech")]
+    return Corpus(root=Path("."), records=records)
+
+
+def planned_samples(cfg: RunConfig, corpus) -> pd.DataFrame:
+    """The samples table the record stage will write (the same rows, in the same order)."""
+    from babelscope.corpus import build_task_samples
+
+    c = cfg.corpus
+    demo = c.source == "demo"
+    samples = build_task_samples(corpus, cfg.record.tasks, pivot=c.pivot, langs=c.langs,
+                                 split=None if demo else c.split, max_groups=None if demo else c.max_groups)
+    return pd.DataFrame([s.to_row() for s in samples])
+
+
+def _units(sites, component: str) -> int:
+    if component == "decoder_attn":
+        return sum(s.n_units for s in sites if s.component == "text_decoder" and s.group in ("self_attn", "cross_attn"))
+    if component == "decoder_ffn":
+        return sum(s.n_units for s in sites if s.component == "text_decoder" and s.group == "ffn")
+    return sum(s.n_units for s in sites if s.component == component)
+
+
+def _k_problem(what: str, k: int, component: str, sites) -> str | None:
+    n = _units(sites, component)
+    if n == 0:
+        return f"{what}: component {component!r} has no unit among the selected sites ([record] sites)"
+    if k > n:
+        return f"{what}: k={k} is larger than component {component!r} ({n} units at the selected sites); use k <= {n}"
+    return None
+
+
+def _analysis_problems(cfg: RunConfig, table: pd.DataFrame, jobs) -> tuple[list[str], dict]:
+    from babelscope.rank import build_analysis
+
+    problems, labels, seen = [], {}, set()
+    for job in jobs:
+        key = (job.analysis, job.modality)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            if job.analysis == "modality":
+                an = build_analysis(table, "modality", family="x2en")
+            else:
+                an = build_analysis(table, job.analysis, modality=job.modality)
+        except BabelscopeError as exc:
+            problems.append(f"rank.analyses: {job.analysis!r} ({job.modality}) cannot be built from this corpus "
+                            f"and these tasks: {exc}")
+            continue
+        labels[key] = an
+    return problems, labels
+
+
+def _intervention_problems(cfg: RunConfig, sites, table: pd.DataFrame | None, analyses: dict,
+                           prompt: int) -> list[str]:
+    from babelscope.intervene.samples import samples_from_table, select_samples
+
+    problems = []
+    tasks = set(cfg.record.tasks)
+    for run in cfg.intervene.runs:
+        what = f"intervene.runs[{run.name!r}]"
+        steering = run.kind == "steering"
+        analysis = "target_language" if steering else "source_language"
+        src_task = ("en2x_" if steering else "") + ("s2t" if run.source_modality == "speech" else "t2t")
+        tgt_task = ("en2x_" if steering else "") + ("s2t" if run.target_modality == "speech" else "t2t")
+        missing = [t for t in dict.fromkeys((src_task, tgt_task)) if t not in tasks]
+        if analysis not in cfg.rank.analyses:
+            problems.append(f"{what}: a {run.kind} run needs the {analysis!r} analysis in [rank] analyses")
+        if missing:
+            problems.append(f"{what}: a {run.kind} run from {run.source_modality} to {run.target_modality} needs "
+                            f"task(s) {missing} in [record] tasks (they are {cfg.record.tasks})")
+        p = _k_problem(what, run.k, run.component, sites)
+        if p:
+            problems.append(p)
+        deepest = prompt + cfg.intervene.max_new_tokens - 1  # as run_intervention counts
+        if run.steps and run.steps[0] > deepest:
+            problems.append(f"{what}: steps {run.steps} start beyond the longest decoded prefix ({deepest} = {prompt} "
+                            f"start tokens + intervene.max_new_tokens {cfg.intervene.max_new_tokens} - 1): the "
+                            "forcing would never apply")
+        if table is not None:
+            langs = sorted((set(table["src_lang"]) | set(table["tgt_lang"])) - {cfg.corpus.pivot})
+            if run.label not in langs:
+                problems.append(f"{what}: label {run.label!r} is not a language of this run's samples "
+                                f"(besides the pivot: {langs})")
+                continue
+        an = analyses.get((analysis, run.source_modality))
+        if an is not None and run.label not in an.label_names:
+            problems.append(f"{what}: label {run.label!r} is not a label of the {analysis!r} analysis "
+                            f"({list(an.label_names)})")
+            continue
+        if table is None or missing:
+            continue
+        langs = set(table["src_lang"]) | set(table["tgt_lang"])
+        if run.ask is not None and run.ask not in langs:
+            problems.append(f"{what}: ask={run.ask!r} is not a language of the corpus ({sorted(langs)})")
+            continue
+        samples = samples_from_table(table)
+        try:
+            if steering:
+                select_samples(samples, tasks=[tgt_task], ask=run.ask, exclude_tgt=run.label)
+            else:
+                select_samples(samples, tasks=[tgt_task], exclude_src=run.label)
+        except ConfigError:
+            problems.append(f"{what}: no {tgt_task} sample is left to intervene on: every sample of this corpus "
+                            f"{'asks for' if steering else 'comes from'} {run.label!r}; add languages")
+    return problems
+
+
+def config_problems(cfg: RunConfig, sites: Sequence, adapter) -> list[str]:
+    """Every problem the config, the corpus's records and the model's sites show; [] when none."""
+    from babelscope.pipeline.rank_stage import rank_jobs
+
+    from babelscope.record import RecordSettings
+
+    problems: list[str] = []
+    r = cfg.record
+    settings = RecordSettings(steps=tuple(r.steps), sites=tuple(r.sites), batch_size=r.batch_size, dtype=r.dtype,
+                              max_new_tokens=r.max_new_tokens, threads=r.threads)
+    try:  # the record stage's own check (steps within the generation, the decoder's positions)
+        settings.validate(adapter)
+    except ConfigError as exc:
+        problems.append(f"record.{exc}")
+    try:
+        adapter.check_generation_length(cfg.intervene.max_new_tokens, "intervene.max_new_tokens")
+    except ConfigError as exc:
+        problems.append(str(exc))
+    comps = {s.component for s in sites}
+    jobs = rank_jobs(cfg.rank.analyses, r.steps, r.tasks, comps)
+    if any(j.view != "encoder" for j in jobs) and "text_decoder" not in comps:
+        problems.append("record.sites: the analyses rank decoder units per step, but no text_decoder site is "
+                        "selected")
+    asked = "analyses" in cfg.rank.model_fields_set  # the default list skips what the tasks cannot give
+    for an in cfg.rank.analyses if asked else ():
+        if not any(j.analysis == an for j in jobs):
+            need = "s2t and t2t" if an == "modality" else ("s2t or t2t" if an == "source_language"
+                                                          else "en2x_s2t or en2x_t2t")
+            problems.append(f"rank.analyses: {an!r} needs task(s) {need} in [record] tasks "
+                            f"(they are {r.tasks}); remove it or add the tasks")
+    # the analysis stage selects k units in [select] component, and in each ranked encoder
+    if any(j.view != "encoder" for j in jobs):
+        p = _k_problem("select", cfg.select.k, cfg.select.component, sites)
+        if p:
+            problems.append(p)
+    for enc in sorted({j.components[0] for j in jobs if j.view == "encoder"}):
+        p = _k_problem(f"select (the {enc} ranking)", cfg.select.k, enc, sites)
+        if p:
+            problems.append(p)
+    corpus = planned_corpus(cfg)
+    table, analyses = None, {}
+    if corpus is not None:
+        try:
+            table = planned_samples(cfg, corpus)
+        except ConfigError as exc:
+            problems.append(f"corpus: {exc}")
+        if table is not None:
+            more, analyses = _analysis_problems(cfg, table, jobs)
+            problems += more
+    problems += _intervention_problems(cfg, sites, table, analyses, adapter.decoder_prompt_length)
+    return problems
+
+
+def check_config(cfg: RunConfig, sites: Sequence, adapter) -> None:
+    """:class:`ConfigError` listing every problem :func:`config_problems` finds."""
+    problems = config_problems(cfg, sites, adapter)
+    if problems:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        where = cfg._source or f"run config {cfg.name!r}"
+        raise ConfigError(f"{where}: {len(problems)} problem(s) found before running:\n{lines}")
