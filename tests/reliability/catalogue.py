@@ -601,8 +601,10 @@ def render(messages: dict[str, str]) -> str:
             "",
             "Each input fails before anything is written: the test also checks that no output (store, "
             "expertise table, neuron set, results folder, run folder) appears, and that an existing "
-            "store it would have resumed into is left unchanged. On the command line each error is one "
-            "line, `error: <message>`, and exit status 2. `<tmp>` stands for the row's scratch folder, "
+            "store it would have resumed into is left unchanged (a disk that fills up mid-recording "
+            "leaves an incomplete store, which the same command resumes). On the command line each "
+            "error is one message, `error: <message>` (one line; for a run config, one line per "
+            "problem found), and exit status 2. `<tmp>` stands for the row's scratch folder, "
             "`<shared>` for the folder of the shared corpus, store and expertise table.", "",
             f"{len(CASES)} inputs.", "",
             "| # | stage | input | error | message |", "|---|---|---|---|---|"]

@@ -6,6 +6,8 @@ Appended to ``catalogue.CASES`` (see the end of catalogue.py).
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -131,6 +133,63 @@ def _symlink_out(ctx: Ctx) -> None:
     ctx.record(corpus)
 
 
+def _intervene_out_cwd(ctx: Ctx) -> None:
+    mine = _user_folder(ctx)
+    here = os.getcwd()
+    os.chdir(mine)
+    try:
+        with unchanged(ctx.tmp):
+            cli("intervene", "--store", ctx.res.store, "--set", ctx.res.neuron_set, "--expertise",
+                ctx.res.expertise, "--tasks", "en2x_t2t", "--max-new-tokens", "4", "--out", ".", "--no-progress")
+    finally:
+        os.chdir(here)
+
+
+def _synth_overwrite_foreign(ctx: Ctx) -> None:
+    mine = _user_folder(ctx)
+    src = ctx.tmp / "groups.jsonl"
+    src.write_text(json.dumps({"group": "g1", "eng": "Hello there.", "deu": "Hallo."}) + "\n")
+    with unchanged(mine):
+        cli("corpus", "synth", src, mine, "--overwrite", "--no-progress")
+
+
+def _record_disk_full(ctx: Ctx) -> None:
+    """The disk fills while the last chunk is written: a named OSError, and the store is not complete."""
+    from babelscope.record.store import StoreWriter
+
+    real, calls = StoreWriter.write_rows, {"n": 0}
+
+    def full(self, start, values, valid):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(28, "No space left on device", str(ctx.out))
+        return real(self, start, values, valid)
+
+    StoreWriter.write_rows = full
+    try:
+        ctx.record(ctx.res.corpus, "--batch-size", "4")
+    finally:
+        StoreWriter.write_rows = real
+        assert not (ctx.out / "manifest.json").exists(), "a store whose last write failed was marked complete"
+
+
+def _record_read_only(ctx: Ctx) -> None:
+    """A folder the user may not write into (simulated: these tests may run as root, who may write anywhere)."""
+    ro = ctx.out.parent
+    real = Path.mkdir
+
+    def mkdir(self, *a, **kw):
+        if Path(self).resolve().is_relative_to(ro.resolve()) and Path(self).resolve() != ro.resolve():
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *a, **kw)
+
+    Path.mkdir = mkdir  # type: ignore[method-assign]
+    try:
+        ctx.record(ctx.res.corpus)
+    finally:
+        Path.mkdir = real  # type: ignore[method-assign]
+
+
 def _config(ctx: Ctx, text: str) -> None:
     cli("run", ctx.config(text), "--out", ctx.out, "--dry-run")
 
@@ -146,6 +205,20 @@ DATA_CASES: list[Case] = [
     Case("intervention-name-empty", "config", "an empty intervention `name` (would write into interventions/)",
          lambda c: _config(c, '[[intervene.runs]]\nname = ""\nlabel = "deu"\n'), ConfigError,
          r"expected a plain name .* got ''"),
+    Case("intervention-name-dot", "config", "an intervention `name` of `.` (would write into interventions/)",
+         lambda c: _config(c, '[[intervene.runs]]\nname = "."\nlabel = "deu"\n'), ConfigError,
+         r"expected a plain name .* got '\.'"),
+    Case("intervene-out-cwd", "intervene", "`intervene --out .` in a folder of the user's files",
+         _intervene_out_cwd, ConfigError, r"\.: is the working directory, one of its parents or the home folder; "
+                                         r"babelscope never replaces those",
+         absent=lambda c: []),
+    Case("synth-overwrite-foreign", "corpus", "`corpus synth --overwrite` on a folder of somebody's files",
+         _synth_overwrite_foreign, ConfigError, r"mine: holds files that are not a corpus built by babelscope",
+         absent=lambda c: []),
+    Case("record-disk-full", "record", "the disk fills up while the store is written",
+         _record_disk_full, OSError, r"No space left on device", absent=lambda c: []),
+    Case("record-read-only", "record", "an output folder inside a folder the user may not write into",
+         _record_read_only, PermissionError, r"Permission denied"),
     Case("run-name-path", "config", "a run `name` with `../..` naming the default run folder (no --out)",
          lambda c: cli("run", c.config('name = "../../elsewhere"\n'), "--dry-run"), ConfigError,
          r"run\.toml: name \(it names the run folder runs/<name>; or pass --out\): expected a plain name"),
@@ -191,6 +264,9 @@ DATA_CASES: list[Case] = [
     Case("set-value-infinite", "intervene", "a neuron set whose on_p50 value is infinite",
          lambda c: c.intervene(c.set_file(units=[{**c.res.set_json()["units"][0], "on_p50": float("inf")}], k=1)),
          ConfigError, r"neuron set 'deu': unit .* has a non-finite on_p50 value \(inf\)"),
+    Case("set-value-nan", "intervene", "a neuron set whose on_p50 value is NaN",
+         lambda c: c.intervene(c.set_file(units=[{**c.res.set_json()["units"][0], "on_p50": float("nan")}], k=1)),
+         ConfigError, r"neuron set 'deu': unit .* has a non-finite on_p50 value \(nan\)"),
     Case("forcing-steps-beyond-generation", "intervene", "forcing steps [30, 40) with 4 new tokens (never applies)",
          lambda c: c.intervene(c.res.neuron_set, "--steps", "30:40"), ConfigError,
          r"forcing steps \[30, 40\) start beyond the longest decoded prefix \(5 = 2 start tokens"),

@@ -58,6 +58,9 @@ def intervene_cmd(
     from babelscope.models import load_model
     from babelscope.rank import load_neuron_set, read_expertise
 
+    from babelscope.outputs import check_replaceable
+
+    check_replaceable(out, "intervention")  # before minutes of generation, not after
     st = babelscope.open_activations(store)
     neuron_sets = tuple(load_neuron_set(p) for p in sets)
     forcing = Forcing(sets=neuron_sets, value=value, factor=factor, positions=positions, steps=_steps(steps))
@@ -65,12 +68,11 @@ def intervene_cmd(
     adapter = load_model(model or st.manifest["model"]["name"])
     samples = select_samples(samples_from_table(st.samples), tasks=tasks, ask=ask, exclude_tgt=steer_to,
                              max_per_lang=max_per_lang)
-    err.print(f"{len(samples)} samples, each generated unforced, forced and with the random-k baseline",
-              highlight=False)
     res = run_intervention(adapter, samples, forcing, baseline_tables=tables or None, baseline_seed=baseline_seed,
                            steer_to=steer_to, batch_size=batch_size, max_new_tokens=max_new_tokens,
                            lid_langs=[l.strip() for l in lid_langs.split(",") if l.strip()] or None,
-                           out=out, progress=progress, threads=threads)
+                           out=out, progress=progress, threads=threads,
+                           log=lambda line: err.print(line, highlight=False))
     print_summary(res.summary)
     console.print(str(Path(out).resolve()))
 

@@ -24,7 +24,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 
@@ -141,8 +141,11 @@ def run_intervention(adapter: ModelAdapter, samples: Sequence[TaskSample], forci
                      baseline_seed: int = 0, steer_to: str | None = None, batch_size: int = 16,
                      max_new_tokens: int = 32, lid_langs: Sequence[str] | None = None, n_boot: int = 1000,
                      out: str | Path | None = None, progress: bool = True,
-                     extra_files: dict[str, Any] | None = None, threads: int | None = None) -> InterventionResult:
+                     extra_files: dict[str, Any] | None = None, threads: int | None = None,
+                     log: Callable[[str], None] | None = None) -> InterventionResult:
     """Generate under ``unforced``, ``forced`` and ``baseline`` and score every output.
+
+    ``log`` receives one line once every input is checked, just before generation starts.
 
     ``threads``: torch intra-op threads while generating (default: torch's current setting); the
     summary records the count used (see :mod:`babelscope.threads`).
@@ -172,6 +175,8 @@ def run_intervention(adapter: ModelAdapter, samples: Sequence[TaskSample], forci
                               f"{max_new_tokens} - 1): the forcing would never apply")
     plans: dict[str, ForcingPlan | None] = {"unforced": None, "forced": resolve(forcing, adapter),
                                             "baseline": resolve(baseline, adapter)}
+    if log is not None:
+        log(f"{len(samples)} samples, each generated unforced, forced and with the random-k baseline")
     t0 = time.time()
     frames = []
     with torch_threads(threads) as n_threads:

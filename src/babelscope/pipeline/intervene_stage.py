@@ -31,7 +31,7 @@ def _source_job(run: InterventionCfg) -> RankJob:
 
 
 def run_one(adapter, store, jobs: dict[RankJob, Expertise], run: InterventionCfg, cfg: InterveneCfg, out: Path,
-            *, progress: bool, threads: int | None = None) -> dict:
+            *, progress: bool, threads: int | None = None, log=None) -> dict:
     job = _source_job(run)
     exp = jobs.get(job)
     if exp is None:
@@ -59,7 +59,7 @@ def run_one(adapter, store, jobs: dict[RankJob, Expertise], run: InterventionCfg
     res = run_intervention(adapter, samples, forcing, baseline_tables=[exp.table], baseline_seed=run.baseline_seed,
                            steer_to=steer_to, batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens,
                            lid_langs=cfg.lid_langs, n_boot=cfg.n_boot, out=out / run.name, progress=progress,
-                           extra_files={"set.json": ns.to_json()}, threads=threads)  # in the results folder's atomic move
+                           extra_files={"set.json": ns.to_json()}, threads=threads, log=log)  # in the results folder's atomic move
     return {"name": run.name, "kind": run.kind, "source_modality": run.source_modality,
             "target_modality": run.target_modality, "steer_to": steer_to, "ask": run.ask, "steps": run.steps,
             "set_label": run.label, "k": run.k, "component": run.component, "mode": run.mode,

@@ -139,7 +139,7 @@ class Run:
         for run in self.cfg.intervene.runs:
             self.log(f"intervention {run.name}")
             entries.append(run_one(self.adapter, self.store, self.jobs(), run, self.cfg.intervene, out,
-                                   progress=self.progress, threads=self.cfg.record.threads))
+                                   progress=self.progress, threads=self.cfg.record.threads, log=self.log))
         write_index(out, entries)
 
     def report(self) -> Path | None:
