@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Optional
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
+err = Console(stderr=True)
 corpus_app = typer.Typer(name="corpus", no_args_is_help=True, add_completion=False,
                          help="Build and check corpora: synthesize speech, import FLEURS, validate.")
 
@@ -47,6 +49,8 @@ def synth_cmd(
     seed: int = typer.Option(0, help="Seed of the per-utterance voice and rate choice."),
     workers: int = typer.Option(4, help="Parallel espeak-ng processes."),
     overwrite: bool = typer.Option(False, help="Replace an existing corpus at OUT (once the new one is complete)."),
+    allow_fallback: bool = typer.Option(False, "--allow-fallback", help="Keep utterances espeak-ng reads partly "
+                                        "with another language's rules (counted in synth.json) instead of stopping."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Synthesize speech (espeak-ng, 16 kHz mono) for every text of SRC into a speech + text corpus OUT.
@@ -56,8 +60,12 @@ def synth_cmd(
     from babelscope.corpus.synth_corpus import synthesize_corpus
 
     corpus = synthesize_corpus(src, out, voices=voices, rate_jitter=rate_jitter, seed=seed, workers=workers,
-                               progress=progress, overwrite=overwrite)
+                               progress=progress, overwrite=overwrite, allow_fallback=allow_fallback)
     print_corpus_summary(corpus, str(out))
+    fallbacks = json.loads((Path(out) / "synth.json").read_text(encoding="utf-8")).get("fallbacks", {})
+    if fallbacks:
+        err.print("kept with --allow-fallback, read partly in another language: "
+                  + ", ".join(f"{lang} {len(ids)}" for lang, ids in fallbacks.items()), highlight=False)
     console.print(str(Path(out).resolve()))
 
 
@@ -109,21 +117,24 @@ def validate_cmd(
     strict: bool = typer.Option(False, help="Count warnings as errors."),
     show: int = typer.Option(10, help="List at most this many problems of each severity."),
     workers: int = typer.Option(4, help="Parallel audio readers."),
+    check_speech: bool = typer.Option(False, "--check-speech", help="Ask espeak-ng again whether it reads each of "
+                                      "its records in the record's language (fallbacks are warnings)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ) -> None:
     """Check every record and audio file; print a summary per language and modality.
 
     Exit status 2 on errors: malformed records, or missing, unreadable, empty, stereo or silent audio.
 
-    Warnings (exit status 0): durations out of bounds, duplicate texts, incomplete groups. Notes: not 16 kHz.
+    Warnings (exit status 0): durations out of bounds, duplicate texts, incomplete groups, speech that
+    espeak-ng read partly in another language (fallback). Notes: not 16 kHz.
 
     Example: babelscope corpus validate corpus/ --max-seconds 30
     """
     from babelscope.corpus.validate import validate_corpus
 
     rep = validate_corpus(folder, min_seconds=min_seconds, max_seconds=max_seconds, strict=strict,
-                          workers=workers, progress=progress)
-    t = Table("lang", "modality", "records", "audio", "mean", "errors", "warnings", "not 16k", "incomplete",
+                          workers=workers, progress=progress, check_speech=check_speech)
+    t = Table("lang", "modality", "records", "audio", "mean", "errors", "warnings", "not 16k", "fallback", "incomplete",
               title=f"{rep.root}", caption="incomplete: groups that lack this language and modality")
     for row in rep.table.to_dict("records"):
         speech = row["modality"] == "speech"
@@ -131,7 +142,8 @@ def validate_cmd(
                   _duration(row["mean_seconds"]) if speech else "-",
                   f"[red]{row['errors']}[/]" if row["errors"] else "0",
                   f"[yellow]{row['warnings']}[/]" if row["warnings"] else "0",
-                  str(row["not_16k"]), str(row["groups_missing"]))
+                  str(row["not_16k"]), f"[yellow]{row['fallbacks']}[/]" if row["fallbacks"] else "0",
+                  str(row["groups_missing"]))
     tab = rep.table
     t.add_section()
     t.add_row("all", "", str(int(tab["records"].sum())), _duration(float(tab["seconds"].sum(skipna=True)) or math.nan),

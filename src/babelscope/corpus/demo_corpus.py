@@ -1,8 +1,9 @@
 """The built-in demo corpus: the project's own parallel sentences, as text and synthesized speech.
 
 Sentences (CC0-1.0, written for babelscope): 32 hand-written seed groups
-(``data/seed_sentences.jsonl``) and 445 template groups (:mod:`babelscope.corpus.templates`), 477 in
-all, each in eng, deu, spa, fra, jpn and cmn. The split is fixed: every tenth group (by position) is ``test``
+(``data/seed_sentences.jsonl``), 445 template groups (:mod:`babelscope.corpus.templates`) and 437
+everyday groups (:mod:`babelscope.corpus.templates_daily`), 914 in all, each in eng, deu, spa, fra,
+jpn and cmn. The split is fixed: every tenth group (by position) is ``test``
 (held out from babel-mini's training), the rest ``train``.
 """
 
@@ -34,8 +35,9 @@ def seed_rows() -> list[dict]:
 def demo_rows(split: str | None = None) -> list[dict]:
     """Every demo group as ``{"group", "split", "eng", ..., "cmn"}``, in a fixed order."""
     from babelscope.corpus.templates import template_groups
+    from babelscope.corpus.templates_daily import daily_groups
 
-    rows = seed_rows() + template_groups()
+    rows = seed_rows() + template_groups() + daily_groups()
     out = [{**row, "split": "test" if i % 10 == 9 else "train"} for i, row in enumerate(rows)]
     if split is not None:
         if split not in SPLITS:

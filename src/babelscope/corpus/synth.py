@@ -1,4 +1,8 @@
-"""Speech synthesis with espeak-ng (Debian package ``espeak-ng``): text -> 16 kHz mono WAV."""
+"""Speech synthesis with espeak-ng (Debian package ``espeak-ng``): text -> 16 kHz mono WAV.
+
+Every utterance passes the gate of :mod:`babelscope.corpus.speakable` first (Japanese is read from
+its kana; an utterance espeak-ng reads partly with another language's rules is refused).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,12 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from babelscope.corpus.speakable import Fallback, SpeechFallbackError, check_speakable
 from babelscope.errors import AudioError, ConfigError
 
-#: ISO 639-3 -> espeak-ng voice
-VOICES = {"eng": "en-us", "deu": "de", "spa": "es", "fra": "fr", "jpn": "ja", "cmn": "cmn", "ita": "it",
+#: ISO 639-3 -> espeak-ng voice. Mandarin: ``cmn-latn-pinyin`` reads Hanzi as pinyin with tones (the
+#: voice ``cmn`` reads the tone digits in English); Japanese is given as kana (speakable.py)
+VOICES = {"eng": "en-us", "deu": "de", "spa": "es", "fra": "fr", "jpn": "ja", "cmn": "cmn-latn-pinyin", "ita": "it",
           "por": "pt", "nld": "nl", "rus": "ru", "pol": "pl", "tur": "tr", "kor": "ko", "hin": "hi",
           "arb": "ar", "swe": "sv", "fin": "fi", "ces": "cs", "ukr": "uk", "vie": "vi"}
 
@@ -27,15 +33,23 @@ def espeak_binary() -> str:
     return exe
 
 
-def synthesize(text: str, lang: str, *, rate: int = 16000, speed: int = 160, pitch: int = 50,
-               voice_variant: str | None = None) -> np.ndarray:
-    """Speak ``text`` in ``lang``; returns float32 mono samples at ``rate``."""
+def synthesize_checked(text: str, lang: str, *, rate: int = 16000, speed: int = 160, pitch: int = 50,
+                       voice_variant: str | None = None, allow_fallback: bool = False) -> tuple[np.ndarray, Fallback | None]:
+    """Speak ``text`` in ``lang``: ``(float32 mono samples at rate, the fallback or None)``.
+
+    An utterance espeak-ng would read partly in another language raises :class:`SpeechFallbackError`,
+    unless ``allow_fallback`` (then it is synthesized and its :class:`Fallback` returned, to count)."""
     if lang not in VOICES:
         raise ConfigError(f"no espeak-ng voice for language {lang!r} (known: {', '.join(sorted(VOICES))})")
+    exe = espeak_binary()
+    spoken, fallback = check_speakable(text, lang, VOICES[lang], exe)
+    if fallback is not None and not allow_fallback:
+        raise SpeechFallbackError(f"{fallback.describe()}; change the sentence, or keep such utterances "
+                                  "(counted) with --allow-fallback")
     voice = VOICES[lang] + (f"+{voice_variant}" if voice_variant else "")
     # text on stdin: a sentence starting with '-' would otherwise be read as an option
-    cmd = [espeak_binary(), "--stdin", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout"]
-    proc = subprocess.run(cmd, input=text.encode("utf-8"), capture_output=True, timeout=120)
+    cmd = [exe, "--stdin", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout"]
+    proc = subprocess.run(cmd, input=spoken.encode("utf-8"), capture_output=True, timeout=120)
     if proc.returncode != 0 or not proc.stdout:
         raise AudioError(f"espeak-ng failed on {text!r} ({lang}): {proc.stderr.decode(errors='replace').strip()}")
     wav, sr = sf.read(io.BytesIO(proc.stdout), dtype="float32")
@@ -45,7 +59,12 @@ def synthesize(text: str, lang: str, *, rate: int = 16000, speed: int = 160, pit
         wav = soxr.resample(wav, sr, rate, quality="HQ").astype(np.float32)
     if wav.size == 0 or float(np.abs(wav).max()) < 1e-4:
         raise AudioError(f"espeak-ng produced silence for {text!r} ({lang})")
-    return wav
+    return wav, fallback
+
+
+def synthesize(text: str, lang: str, **kwargs) -> np.ndarray:
+    """Speak ``text`` in ``lang``; float32 mono samples (see :func:`synthesize_checked`)."""
+    return synthesize_checked(text, lang, **kwargs)[0]
 
 
 def synthesize_to(path: Path, text: str, lang: str, **kwargs) -> float:

@@ -241,9 +241,10 @@ def run_parallel(fn: Callable[[Any], Any], jobs: Sequence[Any], *, workers: int,
     return results
 
 
-def _speak(tmp: Path, u: Utterance) -> float:
+def _speak(tmp: Path, u: Utterance, allow_fallback: bool = False) -> tuple[float, Any]:
     try:
-        wav = _synth.synthesize(u.src.text, u.src.lang, rate=RATE, speed=u.speed, voice_variant=u.variant)
+        wav, fallback = _synth.synthesize_checked(u.src.text, u.src.lang, rate=RATE, speed=u.speed,
+                                                  voice_variant=u.variant, allow_fallback=allow_fallback)
         wav = np.clip(np.asarray(wav, dtype=np.float32).reshape(-1), -1.0, 1.0)
         if wav.size == 0:
             raise AudioError("espeak-ng produced no audio")
@@ -256,15 +257,19 @@ def _speak(tmp: Path, u: Utterance) -> float:
         msg = (f"{s.where}: speech synthesis failed for group {s.group!r}, language {s.lang} "
                f"(voice {voice}, text {s.text[:60]!r}): {exc}")
         raise (ConfigError if isinstance(exc, ConfigError) else AudioError)(msg) from exc
-    return wav.size / RATE
+    return wav.size / RATE, fallback
 
 
 def synthesize_corpus(src: str | Path, out: str | Path, *, voices: int = 1, rate_jitter: float = 0.0,
-                      workers: int = 4, progress: bool = True, seed: int = 0, overwrite: bool = False) -> Corpus:
+                      workers: int = 4, progress: bool = True, seed: int = 0, overwrite: bool = False,
+                      allow_fallback: bool = False) -> Corpus:
     """Write ``out``: every text sentence of ``src`` as a text record plus an espeak-ng speech record.
 
     ``src`` is a text-only corpus folder or a JSONL file of parallel groups. Raises an error naming
-    the group, language and input line of a sentence that cannot be spoken; ``out`` is then untouched.
+    the group, language and input line of a sentence that cannot be spoken — also one that espeak-ng
+    would read partly with another language's rules (babelscope.corpus.speakable), unless
+    ``allow_fallback``: such utterances are then kept and counted per language in ``synth.json``
+    (``fallbacks``), which ``corpus validate`` reports. ``out`` is untouched on an error.
     """
     texts = read_text_source(src)
     missing = sorted({t.lang for t in texts} - set(_synth.VOICES))
@@ -280,7 +285,12 @@ def synthesize_corpus(src: str | Path, out: str | Path, *, voices: int = 1, rate
 
     with atomic_folder(out, overwrite=overwrite) as tmp:
         with progress_bar(progress, "synthesize", total=len(plan)) as advance:
-            durations = run_parallel(lambda u: _speak(tmp, u), plan, workers=workers, advance=advance)
+            spoken = run_parallel(lambda u: _speak(tmp, u, allow_fallback), plan, workers=workers, advance=advance)
+        durations = [d for d, _ in spoken]
+        fallbacks: dict[str, list[str]] = {}
+        for u, (_, fb) in zip(plan, spoken):
+            if fb is not None:
+                fallbacks.setdefault(u.src.lang, []).append(u.src.speech_id)
         records: list[dict[str, Any]] = []
         for i, u in enumerate(plan):  # each text record, then its speech record
             s = u.src
@@ -297,7 +307,8 @@ def synthesize_corpus(src: str | Path, out: str | Path, *, voices: int = 1, rate
         (tmp / PROVENANCE_NAME).write_text(json.dumps({
             "source": str(Path(src).resolve()), "voices": voices, "rate_jitter": rate_jitter, "seed": seed,
             "base_speed": BASE_SPEED, "rate": RATE, "espeak": espeak_version(), "babelscope": version,
-            "texts": len(texts), "utterances": len(plan)}, indent=2) + "\n")
+            "texts": len(texts), "utterances": len(plan), "allow_fallback": allow_fallback,
+            "fallbacks": {lang: ids for lang, ids in sorted(fallbacks.items())}}, indent=2) + "\n")
         try:
             read_manifest(tmp)  # never publish a corpus the reader rejects
         except BabelscopeError as exc:

@@ -7,6 +7,10 @@ Warnings (usable, but look): a duration outside ``[min_seconds, max_seconds]``, 
 that disagrees with the file, the same text in several groups of one language, groups missing a
 language or modality that other groups have.
 Notes: audio not at 16 kHz (resampled on load; costs time on every read).
+Fallbacks (warnings): speech that espeak-ng read partly with another language's rules
+(babelscope.corpus.speakable) — the utterances ``corpus synth --allow-fallback`` kept (listed in
+its ``synth.json``), and with ``check_speech`` every espeak-ng record (``speaker`` ``espeak-...``)
+checked again from its text.
 
 Every problem names the manifest line (and the audio file) it is about.
 """
@@ -36,7 +40,7 @@ _AUDIO_KINDS = {"missing", "unreadable", "empty", "stereo", "silent", "nonfinite
 class Problem:
     severity: str  # "error", "warning" or "note"
     #: manifest, missing, unreadable, empty, stereo, silent, nonfinite, duration, rate, duplicate-text,
-    #: incomplete-group
+    #: incomplete-group, fallback, provenance
     kind: str
     message: str  # names the file and line
     line: int | None = None
@@ -149,13 +153,51 @@ def _norm_text(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+def _fallbacks(folder: Path, path: Path, records: list[CorpusRecord], speakers: dict[int, Any],
+               check_speech: bool, workers: int) -> list[Problem]:
+    """Speech records espeak-ng read partly in another language (see the module docs)."""
+    import json
+
+    listed: set[str] = set()
+    prov = folder / "synth.json"
+    if prov.is_file():
+        try:
+            listed = {i for ids in json.loads(prov.read_text(encoding="utf-8")).get("fallbacks", {}).values()
+                      for i in ids}
+        except (ValueError, AttributeError, TypeError) as exc:
+            return [Problem("warning", "provenance", f"{prov}: cannot be read ({exc})")]
+    found: dict[int, str] = {}
+    speech = [r for r in records if r.modality == "speech"]
+    for r in speech:
+        if r.id in listed:
+            found[r.line] = "kept by corpus synth --allow-fallback"
+    if check_speech:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from babelscope.corpus.speakable import check_speakable
+        from babelscope.corpus.synth import VOICES, espeak_binary
+
+        todo = [r for r in speech if str(speakers.get(r.line) or "").startswith("espeak-") and r.lang in VOICES]
+        if todo:
+            exe = espeak_binary()
+            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+                for r, (_, fb) in zip(todo, pool.map(lambda r: check_speakable(r.text, r.lang, VOICES[r.lang], exe),
+                                                     todo)):
+                    if fb is not None:
+                        found[r.line] = fb.describe()
+    return [Problem("warning", "fallback", f"{path}, line {line}: speech read partly in another language "
+                    f"({why})", line, rec.lang, "speech")
+            for rec in speech for line, why in [(rec.line, found.get(rec.line))] if why]
+
+
 def validate_corpus(folder: str | Path, *, min_seconds: float = 0.2, max_seconds: float = 60.0,
                     silence_peak: float = 1e-4, strict: bool = False, workers: int = 4,
-                    progress: bool = False) -> ValidationReport:
+                    progress: bool = False, check_speech: bool = False) -> ValidationReport:
     """Check every record of ``folder/manifest.jsonl`` and every audio file it names.
 
     Returns a :class:`ValidationReport`; ``report.raise_for_errors()`` turns errors into an exception.
-    With ``strict``, warnings count as errors. Raises :class:`ManifestError` only when there is no
+    With ``strict``, warnings count as errors. ``check_speech`` runs espeak-ng's language check
+    again on every record it synthesized (about 20 ms a record). Raises :class:`ManifestError` only when there is no
     manifest at all.
     """
     from concurrent.futures import ThreadPoolExecutor
@@ -171,6 +213,7 @@ def validate_corpus(folder: str | Path, *, min_seconds: float = 0.2, max_seconds
     problems: list[Problem] = []
     records: list[CorpusRecord] = []
     declared: dict[int, Any] = {}
+    speakers: dict[int, Any] = {}
     seen_ids: dict[str, int] = {}
     seen_keys: dict[tuple[str, str, str], int] = {}
     for lineno, obj, bad_json in iter_json_lines(path):
@@ -200,6 +243,7 @@ def validate_corpus(folder: str | Path, *, min_seconds: float = 0.2, max_seconds
         seen_keys[key] = lineno
         records.append(rec)
         declared[lineno] = obj.get("duration")
+        speakers[lineno] = obj.get("speaker")
     if not records and not problems:
         problems.append(Problem("error", "manifest", f"{path}: the manifest holds no records"))
 
@@ -218,6 +262,8 @@ def validate_corpus(folder: str | Path, *, min_seconds: float = 0.2, max_seconds
             facts[rec.line] = f
             problems.extend(f.problems)
             advance(1)
+
+    problems.extend(_fallbacks(root, path, records, speakers, check_speech, workers))
 
     # the same text in several groups of one language
     by_text: dict[tuple[str, str], dict[str, CorpusRecord]] = defaultdict(dict)
@@ -266,9 +312,11 @@ def validate_corpus(folder: str | Path, *, min_seconds: float = 0.2, max_seconds
                      "errors": sum(p.severity == "error" for p in mine),
                      "warnings": sum(p.severity == "warning" for p in mine),
                      "not_16k": sum(p.kind == "rate" for p in mine),
+                     "fallbacks": sum(p.kind == "fallback" for p in mine),
                      "groups_missing": missing_count.get((lang, mod), 0)})
     table = pd.DataFrame(rows, columns=["lang", "modality", "records", "seconds", "hours", "minutes",
-                                        "mean_seconds", "errors", "warnings", "not_16k", "groups_missing"])
+                                        "mean_seconds", "errors", "warnings", "not_16k", "fallbacks",
+                                        "groups_missing"])
     return ValidationReport(root=Path(folder), errors=[p for p in problems if p.severity == "error"],
                             warnings=[p for p in problems if p.severity == "warning"],
                             notes=[p for p in problems if p.severity == "note"], table=table,

@@ -32,7 +32,7 @@ from babelscope.errors import ConfigError
 
 @dataclass
 class MiniConfig:
-    steps: int = 2000
+    steps: int = 2400
     seed: int = 0
     lr: float = 1e-3
     warmup: int = 200
