@@ -81,3 +81,18 @@ def test_card_numbers_reproduced_on_heldout_subset(heldout):
         assert r.lang_accuracy >= ref["lang_accuracy"] - 0.35, (r.task, r.tgt_lang, r.lang_accuracy)
     assert abs(float(np.mean(diffs))) <= 0.1
     assert float(scores["lang_accuracy"].mean()) >= 0.8
+
+
+@needs_espeak
+def test_outside_sentences_are_answered_in_the_language_asked_for():
+    """Recomputed (not read from the card): English sentences outside the corpus, asked for in each other
+    language, come out in that language (py3langid, restricted to the six)."""
+    from babelscope.zoo.card import evaluate_outside
+
+    df, table = evaluate_outside("babel-mini", progress=False)
+    assert len(df) == 24 * 5 * 2
+    card = {(r["tgt_lang"], r["modality"]): r["lang_accuracy"]
+            for r in json.loads((builtin_path("babel-mini") / "scores.json").read_text())["outside"]}
+    for r in table.itertuples(index=False):
+        assert r.lang_accuracy == pytest.approx(card[(r.tgt_lang, r.modality)], abs=1e-9), r  # deterministic
+    assert table["lang_accuracy"].min() >= 0.9

@@ -51,7 +51,7 @@ def test_validate_subprocess_exit_code(bad_corpus):
 
 def test_synth_cli(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(synth_mod, "espeak_binary", lambda: "espeak-ng")
-    monkeypatch.setattr(synth_mod, "synthesize", lambda text, lang, **kw: tone(0.5))
+    monkeypatch.setattr(synth_mod, "synthesize_checked", lambda text, lang, **kw: (tone(0.5), None))
     src = tmp_path / "g.jsonl"
     src.write_text('{"group": "a", "eng": "Hello.", "spa": "Hola."}\n{"group": "b", "eng": "Bye.", "spa": "Adiós."}\n')
     assert _run(["corpus", "synth", str(src), str(tmp_path / "out"), "--voices", "2", "--rate-jitter", "5",
@@ -59,7 +59,7 @@ def test_synth_cli(tmp_path, monkeypatch, capsys):
     assert len(read_manifest(tmp_path / "out").records) == 8
     assert _run(["corpus", "synth", str(src), str(tmp_path / "out"), "--no-progress"]) == 2  # not empty
     assert "--overwrite" in capsys.readouterr().err
-    monkeypatch.setattr(synth_mod, "synthesize", lambda text, lang, **kw: (_ for _ in ()).throw(OSError("no")))
+    monkeypatch.setattr(synth_mod, "synthesize_checked", lambda text, lang, **kw: (_ for _ in ()).throw(OSError("no")))
     assert _run(["corpus", "synth", str(src), str(tmp_path / "out2"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "group 'a'" in err and "line 1" in err

@@ -89,9 +89,9 @@ def test_failure_names_sentence_and_leaves_nothing(tmp_path, monkeypatch):
     def fake(text, lang, **kw):
         if lang == "deu" and "Zug" in text:
             raise RuntimeError("boom")
-        return tone(0.4)
+        return tone(0.4), None
 
-    monkeypatch.setattr(synth_mod, "synthesize", fake)
+    monkeypatch.setattr(synth_mod, "synthesize_checked", fake)
     monkeypatch.setattr(synth_mod, "espeak_binary", lambda: "espeak-ng")
     src = _jsonl(tmp_path / "groups.jsonl")
     out = tmp_path / "corpus"
