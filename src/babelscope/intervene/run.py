@@ -123,8 +123,8 @@ def _atomic_dir_write(out: Path, files: dict[str, Any]) -> None:
     tmp = temp_name(out)
     if tmp.exists():
         shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    try:  # from the mkdir on: an interrupt at any point leaves no temporary behind
+        tmp.mkdir()
         for name, obj in files.items():
             if isinstance(obj, pd.DataFrame):
                 obj.to_parquet(tmp / name, index=False)

@@ -205,7 +205,7 @@ def rank_store(store: ActivationSource, analysis: Analysis, *, view: str,
     if path is not None:
         remove_stale_temps(path)  # left by a ranking that was killed
     tmp = temp_name(path) if path else None
-    writer = pq.ParquetWriter(str(tmp), schema) if tmp else None
+    writer = None
     parts: list[pa.Table] = []
     if backend == "ray":
         from babelscope.rank.ray_backend import ranked_blocks_ray
@@ -215,7 +215,9 @@ def rank_store(store: ActivationSource, analysis: Analysis, *, view: str,
     else:
         blocks = ((plan, start, res) for plan in plans
                   for start, res in _rank_site(store, plan, analysis, block_units, threads))
-    try:
+    try:  # from the writer's creation on: an interrupt at any point leaves no temporary behind
+        if tmp is not None:
+            writer = pq.ParquetWriter(str(tmp), schema)
         with progress_bar(progress) as prog:
             task = prog.add_task(analysis.key, total=sum(p.n_units for p in plans))
             for plan, start, res in blocks:

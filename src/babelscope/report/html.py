@@ -528,8 +528,8 @@ def build_report(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
     tmp = temp_name(out)
     if tmp.exists():
         shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
+    try:  # from the mkdir on: an interrupt at any point leaves no temporary behind
+        tmp.mkdir()
         rep = _Report(data, tmp)
         rep.copy_inputs()
         body = join([rep.section_summary(claims), rep.section_location(), rep.section_overlap(),
