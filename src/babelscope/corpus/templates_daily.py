@@ -8,7 +8,7 @@ with prepositions (German dative), the time of day, a past tense, and questions.
 
 from __future__ import annotations
 
-from babelscope.corpus.templates import CITIES, RELATIVES
+from babelscope.corpus.templates import CITIES, RELATIVES, _cap
 
 # object: eng, deu noun, deu gender, spa noun, spa gender, fra noun, fra gender, jpn, cmn
 OBJECTS = [
@@ -55,10 +55,6 @@ def _fra_partitive(noun: str, g: str) -> str:
     if noun.startswith(_VOWELS):
         return f"de l'{noun}"
     return f"du {noun}" if g == "m" else f"de la {noun}"
-
-
-def _cap(s: str) -> str:
-    return s[:1].upper() + s[1:]
 
 
 # subject: eng, deu, spa, fra, jpn topic, cmn
