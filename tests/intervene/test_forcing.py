@@ -171,3 +171,20 @@ def test_forcing_spec_errors_and_roundtrip(seamless):
                               NeuronSet(**{**_set(seamless, "text_decoder.layers.0.ffn.fc1", [1]).__dict__,
                                            "label": "spa", "units": (SetUnit("text_decoder.layers.0.ffn.fc1", 1,
                                                                              0.9, 9.0, 9.0, 0, 0),)}))), seamless)
+
+
+def test_step_range_refuses_encoder_stream_units(seamless):
+    """Cross-attention K/V units have one value per input: a step range cannot hold for them, so
+    forcing them under one is an error unless asked for (METHODS §5 streams)."""
+    from babelscope.intervene import resolve
+
+    kv = next(s.name for s in seamless.sites() if s.name.endswith("cross_attention.k_proj"))
+    ffn = "text_decoder.layers.0.ffn.fc1"
+    mixed = (_set(seamless, ffn, [1, 2]), _set(seamless, kv, [0, 3]))
+    with pytest.raises(ConfigError, match=r"2 of its units sit at encoder-stream sites.*step range \[2, 7\)"):
+        resolve(Forcing(sets=mixed, steps=(2, 7)), seamless)
+    allowed = Forcing(sets=mixed, steps=(2, 7), allow_encoder_stream=True)
+    assert Forcing.from_json(allowed.to_json()) == allowed
+    assert resolve(allowed, seamless).n_units == 4
+    assert resolve(Forcing(sets=mixed), seamless).n_units == 4  # no step range: every step, as documented
+    assert resolve(Forcing(sets=mixed[:1], steps=(2, 7)), seamless).n_units == 2  # decoder stream only

@@ -82,3 +82,45 @@ def test_intervene_cli(ranked, tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(base + ["--steps", "6:2", "--out", str(tmp_path / "bad")])
     assert exc.value.code == 2 and not (tmp_path / "bad").exists()
+
+
+def test_dose_response_sweep(seamless, ranked, tmp_path):
+    """A sweep's point equals the single intervention at that k and factor; each point has its own
+    seeded random baselines; the curve's numbers are the table's."""
+    from babelscope.intervene import Forcing, run_intervention
+    from babelscope.intervene.samples import samples_from_table, select_samples
+    from babelscope.intervene.sweep import run_sweep
+    from babelscope.rank import select_units
+
+    root, store, exp, _ = ranked
+    samples = select_samples(samples_from_table(store.samples), tasks="en2x_t2t", exclude_tgt="deu")
+    res = run_sweep(seamless, samples, exp, label="deu", ks=[10, 40], factors=[1.0, 3.0], n_baselines=3, mode="top",
+                    component="decoder_ffn", steps=(2, 8), steer_to="deu", batch_size=8, max_new_tokens=8,
+                    n_boot=200, n_perm=500, headline=(40, 3.0), out=tmp_path / "sweep", progress=False)
+    t = res.table
+    n = len(samples)
+    assert (t["condition"] == "unforced").sum() == n
+    assert (t["condition"] == "forced").sum() == 4 * n and (t["condition"] == "baseline").sum() == 4 * 3 * n
+    # point (k = 40, factor 1) is the single intervention with the same set, forcing and baseline seed 0
+    ns = select_units(exp, "deu", k=40, mode="top", component="decoder_ffn")
+    single = run_intervention(seamless, samples, Forcing(sets=(ns,), steps=(2, 8)), baseline_tables=[exp.table],
+                              steer_to="deu", batch_size=8, max_new_tokens=8, progress=False, n_boot=200).table
+    pt = t[(t["k"] == 40) & (t["factor"] == 1.0)]
+    assert pt.loc[pt.condition == "forced", "text"].tolist() == single.loc[single.condition == "forced", "text"].tolist()
+    b0 = pt[(pt.condition == "baseline") & (pt.baseline_seed == 0)]
+    assert b0["text"].tolist() == single.loc[single.condition == "baseline", "text"].tolist()
+    # the curve from the table, by pandas
+    for p in res.summary["curve"]:
+        rows = t[t["point"] == p["point"]]
+        forced = rows[rows.condition == "forced"].set_index("sample_id")["is_expected"].astype(float)
+        base = rows[rows.condition == "baseline"].groupby("sample_id")["is_expected"].mean()
+        assert p["forced_share"] == pytest.approx(forced.mean())
+        assert sorted(p["baseline_shares"]) == sorted(
+            rows[rows.condition == "baseline"].groupby("baseline_seed")["is_expected"].mean().tolist())
+        assert p["effect"] == pytest.approx((forced - base.loc[forced.index]).mean())
+        assert 0 < p["p_value"] <= 1 and p["n"] == n
+    forcing = json.loads((tmp_path / "sweep" / "forcing.json").read_text())["points"]
+    seeds = [{(u["site"], u["unit"]) for u in b["sets"][0]["units"]} for b in forcing[0]["baselines"]]
+    assert len({frozenset(s) for s in seeds}) == 3          # three different random draws
+    assert res.summary["headline"] == {"k": 40, "factor": 3.0, "point": 3}
+    assert set(res.summary["conditions"]) == {"unforced", "forced", "baseline"}

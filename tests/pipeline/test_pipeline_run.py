@@ -91,7 +91,10 @@ def test_small_run_end_to_end_and_resume(tmp_path):
 
     exp = pd.read_parquet(run / "expertise" / "source_language-text-step2-mean.parquet")
     first = exp[exp["label"].astype(str) == str(exp["label"].iloc[0])]
-    n_dec = int((first["component"].astype(str) == "text_decoder").sum())
+    # [select] component text_decoder is the decoder stream: every decoder unit but the cross-attention K/V
+    kv = first["site"].astype(str).str.contains(r"cross_attention\.[kv]_proj$")
+    n_dec = int(((first["component"].astype(str) == "text_decoder") & ~kv).sum())
+    assert 0 < n_dec < int((first["component"].astype(str) == "text_decoder").sum())
     meta = meta_adapter("tiny-random-seamless")
     sites = select_sites(meta.sites(), list(cfg.record.sites))
     at = cfg.model_copy(update={"select": cfg.select.model_copy(update={"k": n_dec})})

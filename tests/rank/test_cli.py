@@ -13,6 +13,8 @@ import babelscope
 from babelscope.cli.rank_cmds import register
 from babelscope.rank import read_expertise
 
+from ._data import UNITS
+
 
 @pytest.fixture()
 def app(store, monkeypatch):
@@ -37,7 +39,11 @@ def test_rank_select_compare(app, tmp_path):
     assert exp.meta["analysis"]["modality"] == "speech" and len(exp.table) == 97 * 6
     out = _ok(run(app, ["select", str(tmp_path / "speech.parquet"), "-l", "deu", "-k", "10", "--mode", "top",
                         "-o", str(tmp_path / "a.json")]))
-    assert "selected 10 of 97" in out
+    # text_decoder is the decoder stream: every decoder unit except the cross-attention K/V projections
+    sites = exp.table.drop_duplicates(["site", "unit"])["site"].astype(str)
+    n_stream = int((~sites.str.contains(r"cross_attention\.[kv]_proj$")).sum())
+    assert 0 < n_stream < 97
+    assert f"selected 10 of {n_stream} " in out
     _ok(run(app, ["select", str(tmp_path / "text.parquet"), "-l", "deu", "-k", "10", "--mode", "random",
                   "--seed", "1", "-o", str(tmp_path / "b.json")]))
     assert json.loads((tmp_path / "b.json").read_text())["provenance"]["seed"] == 1
@@ -57,6 +63,8 @@ def test_concentration_and_help(app, tmp_path):
     _ok(run(app, ["concentration", "STORE", "-v", "step=2/mean", "--scope", "layer", "--tasks", "s2t,t2t",
                   "--no-progress", "-o", str(tmp_path / "c.csv")]))
     t = pd.read_csv(tmp_path / "c.csv")
-    assert set(t["scope"]) == {"text_decoder:0", "text_decoder:1"} and len(t) == 2 * 6 * 2
+    # the cross-attention K/V projections (encoder stream) are their own scope, decoder_kv
+    assert set(t["scope"]) == {"text_decoder:0", "text_decoder:1", "decoder_kv:0"} and len(t) == 3 * 6 * 2
+    assert set(t.loc[t["scope"] == "decoder_kv:0", "n_units"]) == {UNITS["text_decoder.layers.0.cross_attention.k_proj"]}
     for cmd in ("rank", "select", "compare", "concentration"):
         assert "Usage" in _ok(run(app, [cmd, "--help"]))

@@ -54,13 +54,19 @@ def test_random_is_seeded_and_in_component(expertise):
 
 def test_components(expertise):
     attn = select_units(expertise, "fra", k=10, mode="top", component="decoder_attn")
-    assert {s for s, _ in attn.ids} <= {"text_decoder.layers.0.self_attn.q_proj",
-                                        "text_decoder.layers.0.cross_attention.k_proj"}
-    assert attn.n_candidates == 17 + 11
-    dec = select_units(expertise, "fra", k=97, mode="both", component="text_decoder")
-    assert dec.n_candidates == 97
-    with pytest.raises(ConfigError, match="k=98 is larger than component 'text_decoder'.*97"):
-        select_units(expertise, "fra", k=98, mode="top")
+    # decoder_attn and text_decoder are the decoder stream: the cross-attention K/V projection is not in them
+    kv = "text_decoder.layers.0.cross_attention.k_proj"
+    assert {s for s, _ in attn.ids} <= {"text_decoder.layers.0.self_attn.q_proj"}
+    assert attn.n_candidates == UNITS["text_decoder.layers.0.self_attn.q_proj"]
+    n_dec = sum(n for s, n in UNITS.items() if s.startswith("text_decoder."))
+    dec = select_units(expertise, "fra", k=n_dec - UNITS[kv], mode="both", component="text_decoder")
+    assert dec.n_candidates == n_dec - UNITS[kv] and kv not in {s for s, _ in dec.ids}
+    kvs = select_units(expertise, "fra", k=UNITS[kv], mode="top", component="decoder_kv")
+    assert {s for s, _ in kvs.ids} == {kv} and kvs.n_candidates == UNITS[kv]
+    every = select_units(expertise, "fra", k=n_dec, mode="both", component="decoder_all")
+    assert every.n_candidates == n_dec and kv in {s for s, _ in every.ids}
+    with pytest.raises(ConfigError, match=f"k={n_dec} is larger than component 'text_decoder'.*{n_dec - UNITS[kv]}"):
+        select_units(expertise, "fra", k=n_dec, mode="top")
     with pytest.raises(ConfigError, match="component='decoder'"):
         select_units(expertise, "fra", k=1, component="decoder")
     with pytest.raises(ConfigError, match="mode='best'"):

@@ -354,4 +354,14 @@ DATA_CASES: list[Case] = [
     Case("config-intervention-label-unknown", "config", "an intervention label that is not a language of the run",
          lambda c: _config(c, '[[intervene.runs]]\nname = "a"\nlabel = "xho"\n'), ConfigError,
          r"label 'xho' is not a language of this run's samples"),
+    # -- verdicts a statistician would sign (issue 13) ------------------------------------------------
+    Case("config-steps-on-kv-units", "config", "a step range on a set with cross-attention K/V units (forced on every step)",
+         lambda c: _config(c, '[[intervene.runs]]\nname = "a"\nlabel = "deu"\ncomponent = "decoder_all"\n'
+                              'steps = [1, 3]\n'), ConfigError,
+         r"intervene\.runs\['a'\]: component 'decoder_all' holds encoder-stream units .* steps \[1, 3\] would not hold"),
+    Case("config-sweep-k-too-large", "config", "a dose-response sweep with a k larger than the component",
+         lambda c: _config(c, '[[intervene.runs]]\nname = "a"\nlabel = "deu"\nsweep_k = [10, 100000]\n'),
+         ConfigError, r"intervene\.runs\['a'\]: k=100000 is larger than component 'text_decoder'"),
+    Case("config-alpha-out-of-range", "config", "`[stats] alpha = 0.7` (a level that is no test)",
+         lambda c: _config(c, "[stats]\nalpha = 0.7\n"), ConfigError, r"stats\.alpha: Input should be less than 0\.5"),
 ]

@@ -171,6 +171,23 @@ def write_synthetic_run(root: Path, *, seed: int = 0) -> Path:
     _write(pd.DataFrame(rows), an / "concentration.csv")
     _write(pd.DataFrame(lrows), an / "lorenz.csv")
 
+    # bootstrap tables of the analysis stage (pipeline/analysis_boot.py): intervals over 40 sentence groups
+    _write(pd.DataFrame([{"step_a": 2, "step_b": b, "value_a": 0.40, "value_b": vb, "estimate": 0.40 - vb,
+                          "lo": 0.40 - vb - 0.06, "hi": 0.40 - vb + 0.06, "alpha": 0.05, "n_boot": 200, "n_groups": 40,
+                          "n_labels": 6, "k": k, "mode": "both", "pool": 4, "n_speech": 240, "n_text": 240}
+                         for b, vb in ((7, 0.25), (12, 0.12))]), an / "overlap_boot.csv")
+    _write(pd.DataFrame([{"component": comp, "modality": mod, "n_layers": N_LAYERS[comp], "units_per_layer": 128,
+                          "n_samples": 240, "n_groups": 40, "slope": sl, "slope_lo": sl - 0.004, "slope_hi": sl + 0.004,
+                          "first_excess": 0.2, "first_lo": 0.18, "first_hi": 0.22, "last_excess": 0.05,
+                          "alpha": 0.05, "n_boot": 200}
+                         for comp, mod, sl in (("speech_encoder", "speech", 0.01), ("text_encoder", "text", -0.03))]),
+           an / "encoder_depth_boot.csv")
+    _write(pd.DataFrame([{"contrast": c, "estimate": e, "lo": e - 0.02, "hi": e + 0.02, "n_cells": n, "n_groups": 40,
+                          "alpha": 0.05, "n_boot": 200, "pairing": pairing}
+                         for c, e, n, pairing in (("speech - text", 0.08, 18, "(step, task family, language)"),
+                                                  ("jpn/cmn - Latin", 0.07, 6, "(step, task, modality)"))]),
+           an / "concentration_boot.csv")
+
     # interventions
     iv = root / "interventions"
     iv.mkdir(exist_ok=True)
@@ -185,7 +202,7 @@ def write_synthetic_run(root: Path, *, seed: int = 0) -> Path:
                               "steps": [a, b], "set_label": lang, "k": 100, "component": "text_decoder"})
     (iv / "index.json").write_text(json.dumps(index, indent=2))
     for i, spec in enumerate(index):
-        n = 20
+        n = 60
         steer = spec["steer_to"]
         strength = 0.0 if steer is None else (0.35 if spec["steps"][0] == 2 else 0.6)
         if spec["source_modality"] == "text":

@@ -1,7 +1,9 @@
 """Rank agreement: Spearman's rho between the AP vectors of two analyses (METHODS §6).
 
 Spearman's rho is Pearson's correlation of the average ranks (ties share the mean of the ranks
-they span), which is what ``scipy.stats.spearmanr`` computes.
+they span), which is what ``scipy.stats.spearmanr`` computes. In the ``component`` and ``layer``
+scopes the decoder's cross-attention key/value projections (encoder-stream units) count as their
+own component, ``decoder_kv``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from babelscope.errors import ConfigError
+from babelscope.models.sites import is_kv_site
 from babelscope.rank.expertise import Expertise
 
 SCOPES = ("global", "component", "layer", "site")
@@ -57,7 +60,10 @@ def _label_rows(table: pd.DataFrame, label: str, which: str) -> pd.DataFrame:
         raise ConfigError(f"label_{which}={label!r} is not in table {which} "
                           f"(labels: {sorted(labels.unique().tolist())})")
     rows = table[(labels == label).to_numpy()][["site", "unit", "component", "layer", "ap"]]
-    return rows.assign(site=rows["site"].astype(str), component=rows["component"].astype(str))
+    rows = rows.assign(site=rows["site"].astype(str), component=rows["component"].astype(str))
+    # the decoder's cross-attention K/V projections (encoder stream) are their own component scope
+    kv = (rows["component"] == "text_decoder") & rows["site"].isin([s for s in rows["site"].unique() if is_kv_site(s)])
+    return rows.assign(component=rows["component"].where(~kv, "decoder_kv"))
 
 
 def rank_agreement(a: Expertise | pd.DataFrame, b: Expertise | pd.DataFrame, *, label_a: str,

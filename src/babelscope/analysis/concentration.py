@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from babelscope.errors import ConfigError
+from babelscope.models.sites import is_kv_site
 from babelscope.rank.progress import progress_bar
 from babelscope.rank.source import ActivationSource, match_sites, view_for
 
@@ -111,12 +112,18 @@ class ConcentrationResult:
 
 
 def _scope_key(scope: str, site: str, info: dict[str, Any]) -> str:
+    """The scope a site's units count in. The decoder's cross-attention key/value projections are
+    encoder-stream units (one value per input, METHODS §5): they form their own component
+    ``decoder_kv``, so ``text_decoder`` holds the decoder stream only."""
     if scope == "all":
         return "all"
+    comp = str(info.get("component", ""))
+    if comp == "text_decoder" and is_kv_site(site):
+        comp = "decoder_kv"
     if scope == "component":
-        return str(info.get("component", ""))
+        return comp
     if scope == "layer":
-        return f"{info.get('component', '')}:{int(info.get('layer', -1))}"
+        return f"{comp}:{int(info.get('layer', -1))}"
     return site
 
 

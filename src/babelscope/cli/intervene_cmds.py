@@ -40,6 +40,9 @@ def intervene_cmd(
     factor: float = typer.Option(1.0, help="Multiply the forcing value."),
     positions: str = typer.Option("all", help="all or newest decoder positions."),
     steps: Optional[str] = typer.Option(None, help="Force only decoding steps in [A, B), e.g. 7:12."),
+    allow_encoder_stream: bool = typer.Option(False, "--allow-encoder-stream", help="With --steps: force "
+                                              "encoder-stream units of the sets (encoders, cross-attention "
+                                              "K/V) anyway, on every step (otherwise an error)."),
     baseline_seed: int = typer.Option(0, help="Seed of the random-k baseline."),
     max_per_lang: Optional[int] = typer.Option(None, help="At most N samples per (task, target language)."),
     batch_size: int = typer.Option(16, help="Samples per generate call."),
@@ -63,7 +66,8 @@ def intervene_cmd(
     check_replaceable(out, "intervention")  # before minutes of generation, not after
     st = babelscope.open_activations(store)
     neuron_sets = tuple(load_neuron_set(p) for p in sets)
-    forcing = Forcing(sets=neuron_sets, value=value, factor=factor, positions=positions, steps=_steps(steps))
+    forcing = Forcing(sets=neuron_sets, value=value, factor=factor, positions=positions, steps=_steps(steps),
+                      allow_encoder_stream=allow_encoder_stream)
     tables = [read_expertise(p).table for p in expertise]
     adapter = load_model(model or st.manifest["model"]["name"])
     samples = select_samples(samples_from_table(st.samples), tasks=tasks, ask=ask, exclude_tgt=steer_to,

@@ -84,7 +84,8 @@ def select_cmd(
     label: str = typer.Option(..., "--label", "-l", help="Label to select for (e.g. deu, speech, deu/speech)."),
     k: int = typer.Option(1000, "--k", "-k", help="Number of units."),
     mode: str = typer.Option("both", help="top, bottom, both (k//2 top + rest bottom) or random."),
-    component: str = typer.Option("text_decoder", help="speech_encoder, text_encoder, text_decoder, "
+    component: str = typer.Option("text_decoder", help="speech_encoder, text_encoder, text_decoder (the "
+                                  "decoder stream: no cross-attention K/V), decoder_kv, decoder_all, "
                                   "decoder_attn, decoder_ffn or all."),
     seed: int = typer.Option(0, help="Seed of mode=random."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output JSON (default: beside the expertise "

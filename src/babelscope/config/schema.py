@@ -6,6 +6,7 @@ ignored setting. See ``configs/*.toml`` for complete examples and docs/run.md fo
 
 from __future__ import annotations
 
+import math
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -14,6 +15,10 @@ from babelscope.outputs import safe_name
 
 TASK_NAMES = ("asr", "s2t", "t2t", "en2x_s2t", "en2x_t2t")
 ANALYSES = ("source_language", "target_language", "modality")
+#: set components (babelscope.rank.select): text_decoder is the decoder stream, decoder_kv the
+#: cross-attention key/value projections, decoder_all both
+SetComponent = Literal["speech_encoder", "text_encoder", "text_decoder", "decoder_kv", "decoder_all", "decoder_attn",
+                       "decoder_ffn"]
 
 
 class _Strict(BaseModel):
@@ -72,7 +77,7 @@ class RankCfg(_Strict):
 class SelectCfg(_Strict):
     k: int = Field(default=100, ge=1)
     mode: Literal["top", "bottom", "both"] = "both"
-    component: Literal["speech_encoder", "text_encoder", "text_decoder", "decoder_attn", "decoder_ffn"] = "text_decoder"
+    component: SetComponent = "text_decoder"
     seed: int = 0
 
 
@@ -87,11 +92,18 @@ class InterventionCfg(_Strict):
     select_step: int = Field(default=2, ge=1)
     k: int = Field(default=100, ge=1)
     mode: Literal["top", "bottom", "both"] = "top"
-    component: Literal["speech_encoder", "text_encoder", "text_decoder", "decoder_attn", "decoder_ffn"] = "text_decoder"
+    component: SetComponent = "text_decoder"
     value: Literal["on_p50", "on_p90", "off_p50", "off_mean", "zero"] = "on_p50"
     factor: float = 1.0
     positions: Literal["all", "newest"] = "all"
     steps: Optional[list[int]] = None
+    #: with steps: force encoder-stream units of the set (cross-attention K/V) on every step anyway
+    allow_encoder_stream: bool = False
+    #: dose-response: run the intervention at each of these set sizes (instead of k) ...
+    sweep_k: Optional[list[int]] = None
+    #: ... and/or value factors (instead of factor), every point beside n_baselines random-unit baselines
+    sweep_factor: Optional[list[float]] = None
+    n_baselines: int = Field(default=5, ge=1)
     ask: Optional[str] = None
     max_per_lang: Optional[int] = Field(default=None, ge=1)
     baseline_seed: int = 0
@@ -108,6 +120,24 @@ class InterventionCfg(_Strict):
             raise ValueError(f"ask ({self.ask!r}) must differ from label: steering towards the language that is "
                              "asked for leaves no sample")
         return self
+
+    @field_validator("sweep_k")
+    @classmethod
+    def _sweep_k(cls, v: Optional[list[int]]) -> Optional[list[int]]:
+        if v is not None and (not v or any(k < 1 for k in v) or len(set(v)) != len(v)):
+            raise ValueError("sweep_k must be a non-empty list of distinct set sizes >= 1")
+        return v
+
+    @field_validator("sweep_factor")
+    @classmethod
+    def _sweep_factor(cls, v: Optional[list[float]]) -> Optional[list[float]]:
+        if v is not None and (not v or len(set(v)) != len(v) or any(not math.isfinite(f) for f in v)):
+            raise ValueError("sweep_factor must be a non-empty list of distinct finite factors")
+        return v
+
+    @property
+    def is_sweep(self) -> bool:
+        return self.sweep_k is not None or self.sweep_factor is not None
 
     @field_validator("steps")
     @classmethod
@@ -133,6 +163,27 @@ class InterveneCfg(_Strict):
         return self
 
 
+class StatsCfg(_Strict):
+    """The level, minimum sizes and resampling of the tests behind the report's verdicts (docs/report.md)."""
+
+    #: level of every decision (one-sided tests; intervals at 1 - alpha)
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    #: below this many samples (or sentence groups) per condition a part is "not testable here"
+    min_samples: int = Field(default=20, ge=2)
+    #: below this many selected units (k) an enrichment test is "not testable here"
+    min_units: int = Field(default=20, ge=1)
+    #: bootstrap replicates of the report's paired intervals (steering)
+    n_boot: int = Field(default=1000, ge=100)
+    #: random sign flips of the permutation tests
+    n_perm: int = Field(default=10000, ge=100)
+    #: bootstrap replicates of the analysis stage's re-ranking bootstraps (overlap, depth, concentration)
+    n_boot_rerank: int = Field(default=200, ge=50)
+    #: overlap bootstrap: each label's pool is this many times the selected top (and bottom) half
+    pool: int = Field(default=4, ge=1)
+    #: encoder-depth bootstrap: units sampled per layer
+    units_per_layer: int = Field(default=128, ge=8)
+
+
 class ReportCfg(_Strict):
     enabled: bool = True
 
@@ -147,6 +198,7 @@ class RunConfig(_Strict):
     record: RecordCfg = RecordCfg()
     rank: RankCfg = RankCfg()
     select: SelectCfg = SelectCfg()
+    stats: StatsCfg = StatsCfg()
     intervene: InterveneCfg = InterveneCfg()
     report: ReportCfg = ReportCfg()
 

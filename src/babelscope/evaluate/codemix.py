@@ -13,16 +13,20 @@ A token list (any non-string sequence, e.g. the decoded model tokens) is used as
 
 Buckets
 -------
-Each token's letters (Unicode category ``L*``) decide its bucket:
+Each token's letters (Unicode category ``L*``) decide its bucket, by their Unicode Script property:
 
-* ``latin`` — all letters Latin (including full-width Latin);
+* ``latin`` — all letters Script=Latin (including full-width Latin and ``º``/``ª`` as in ``nº``);
 * ``cjk`` — all letters Han, Hiragana or Katakana (incl. ``々`` and the prolonged sound mark ``ー``);
 * ``other`` — all letters from other scripts (Cyrillic, Hangul, Arabic, ...);
 * ``mixed`` — letters from more than one of these three classes (e.g. a model token ``Python编``, or
   ``Москваcity``). With rule 2 above, a string never yields a Latin+CJK mixed token.
 
-Tokens with no letter (digits, punctuation, symbols) are skipped: they neither count as tokens nor
-break or make a switch.
+Tokens with no letter (digits, punctuation, symbols, combining marks) are skipped: they neither
+count as tokens nor break or make a switch. The few letters of Script=Common or Inherited take the
+scripts their Script_Extensions property lists: ``ー`` (U+30FC; Hiragana, Katakana) and ``〆`` are
+CJK, ``ʼ`` (U+02BC) is Latin, the Arabic tatweel ``ـ`` is other. Those it does not assign to any
+script (``µ``, ``ℓ``, mathematical letters) belong to every script, and count as non-letters.
+Letters and scripts both come from the ``regex`` module's Unicode tables.
 
 Indices
 -------
@@ -36,29 +40,36 @@ With ``p_j`` the share of (counted) tokens in bucket ``j`` and ``k`` the number 
 from __future__ import annotations
 
 import functools
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
+import regex
+
 BUCKETS: tuple[str, ...] = ("latin", "cjk", "mixed", "other")
 
-_CJK_PREFIXES = ("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH", "HIRAGANA", "KATAKANA",
-                 "HALFWIDTH KATAKANA", "IDEOGRAPHIC", "VERTICAL IDEOGRAPHIC")
+_LETTER = regex.compile(r"\p{L}")
+_SHARED = regex.compile(r"[\p{Script=Common}\p{Script=Inherited}]")
+_LATIN = regex.compile(r"\p{Script=Latin}")
+_CJK = regex.compile(r"[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]")
+# for Common/Inherited letters: the scripts that use them (Script_Extensions)
+_NO_SCRIPT_X = regex.compile(r"[\p{scx=Common}\p{scx=Inherited}]")
+_LATIN_X = regex.compile(r"\p{scx=Latin}")
+_CJK_X = regex.compile(r"[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}]")
 
 Text = str | Sequence[str]
 
 
 @functools.lru_cache(maxsize=65536)
 def char_script(ch: str) -> str | None:
-    """``"latin"``, ``"cjk"`` or ``"other"`` for a letter, ``None`` for any non-letter character."""
-    if not unicodedata.category(ch).startswith("L"):
+    """``"latin"``, ``"cjk"`` or ``"other"`` for a letter; ``None`` for a non-letter or a letter of
+    no particular script (see the module docstring)."""
+    if _LETTER.match(ch) is None:
         return None
-    name = unicodedata.name(ch, "")
-    if name.startswith(_CJK_PREFIXES):
-        return "cjk"
-    if "LATIN" in name.split():
-        return "latin"
-    return "other"
+    if _SHARED.match(ch) is None:
+        return "latin" if _LATIN.match(ch) else "cjk" if _CJK.match(ch) else "other"
+    if _NO_SCRIPT_X.match(ch):
+        return None
+    return "cjk" if _CJK_X.match(ch) else "latin" if _LATIN_X.match(ch) else "other"
 
 
 def tokenize(text: str) -> list[str]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from babelscope.atomic import commit_dir, remove_stale_temps, temp_name
@@ -68,7 +69,7 @@ def random_baseline(forcing: Forcing, tables: Sequence[pd.DataFrame], *, seed: i
                                                       "analysis": {"analysis": ns.analysis, "task": ns.task,
                                                                    "modality": ns.modality}}))
     return Forcing(sets=tuple(sets), value="on_p50", factor=1.0, positions=forcing.positions,
-                   steps=forcing.steps, name="baseline")
+                   steps=forcing.steps, name="baseline", allow_encoder_stream=forcing.allow_encoder_stream)
 
 
 def _rows(samples: Sequence[TaskSample], outputs: list[dict], condition: str, steer_to: str | None) -> pd.DataFrame:
@@ -88,8 +89,11 @@ def _condition_summary(df: pd.DataFrame) -> dict[str, float]:
             "mean_chrf": float(df["chrf"].mean()) if df["chrf"].notna().any() else float("nan")}
 
 
-def summarize_conditions(table: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Per-condition metrics and paired effects (forced − unforced, forced − baseline, baseline − unforced)."""
+def summarize_conditions(table: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0,
+                         n_perm: int = 10_000) -> dict[str, Any]:
+    """Per-condition metrics and paired effects (forced − unforced, forced − baseline, baseline − unforced),
+    each with its bootstrap 95% interval, its number of pairs and a two-sided sign-flip permutation p."""
+    from babelscope.analysis.stats import sign_flip_test
     from babelscope.evaluate import bootstrap_ci, paired_diff_ci
 
     by = {c: g.set_index("sample_id").sort_index() for c, g in table.groupby("condition")}
@@ -108,8 +112,12 @@ def summarize_conditions(table: pd.DataFrame, *, n_boot: int = 1000, seed: int =
             x, y = by[a][m].astype(float), by[b][m].astype(float)
             if x.isna().all():
                 continue
-            est, lo, hi = paired_diff_ci(x.to_numpy(), y.loc[x.index].to_numpy(), n_boot=n_boot, seed=seed)
-            eff[m] = {"effect": est, "ci95": [lo, hi], "excludes_zero": bool(lo > 0 or hi < 0)}
+            xa, ya = x.to_numpy(), y.loc[x.index].to_numpy()
+            est, lo, hi = paired_diff_ci(xa, ya, n_boot=n_boot, seed=seed)
+            d = xa - ya
+            d = d[~np.isnan(d)]
+            eff[m] = {"effect": est, "ci95": [lo, hi], "excludes_zero": bool(lo > 0 or hi < 0), "n": int(d.size),
+                      "p_two_sided": sign_flip_test(d, n_perm=n_perm, seed=seed, two_sided=True)}
         out["effects"][f"{a}-{b}"] = eff
     return out
 

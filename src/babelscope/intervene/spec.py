@@ -7,8 +7,10 @@ A :class:`Forcing` names one or more neuron sets and how to force them (METHODS 
 * ``positions``: ``all`` (every decoder position, default) or ``newest``;
 * ``steps``: ``None`` (every decoding step) or ``(a, b)``: only the decoder positions that belong to
   steps ``a <= s < b``, where the state at position ``p`` is step ``p + 1`` (it has seen a prefix
-  of ``p + 1`` tokens and emits the next one). Encoder-side units (encoder sites and the decoder's
-  cross-attention key/value projections) are forced once per input, on its valid positions.
+  of ``p + 1`` tokens and emits the next one). Encoder-stream units (encoder sites and the decoder's
+  cross-attention key/value projections) are forced once per input, on its valid positions, so a
+  step range cannot apply to them: a forcing with a step range and encoder-stream units is an error
+  unless ``allow_encoder_stream=True`` says that those units are meant to be forced on every step.
 
 ``Forcing.to_json`` / ``Forcing.from_json`` round-trip the whole specification, neuron sets
 included, so a results folder says exactly what was forced. :func:`resolve` turns it into a
@@ -40,6 +42,8 @@ class Forcing:
     positions: str = "all"
     steps: tuple[int, int] | None = None
     name: str = "forced"
+    #: with a step range: force encoder-stream units anyway (on every step); see the module docstring
+    allow_encoder_stream: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sets", tuple(self.sets))
@@ -69,17 +73,19 @@ class Forcing:
         sets = "+".join(f"{ns.label}/{ns.mode}{ns.k}" for ns in self.sets)
         scope = "all steps" if self.steps is None else f"steps [{self.steps[0]}, {self.steps[1]})"
         fac = "" if self.factor == 1.0 else f" x{self.factor:g}"
-        return f"{sets} -> {self.value}{fac}, {self.positions} positions, {scope}"
+        enc = " (encoder-stream units on every step)" if self.allow_encoder_stream and self.steps else ""
+        return f"{sets} -> {self.value}{fac}, {self.positions} positions, {scope}{enc}"
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "value": self.value, "factor": self.factor, "positions": self.positions,
-                "steps": list(self.steps) if self.steps else None, "sets": [ns.to_json() for ns in self.sets]}
+                "steps": list(self.steps) if self.steps else None, "allow_encoder_stream": self.allow_encoder_stream,
+                "sets": [ns.to_json() for ns in self.sets]}
 
     @classmethod
     def from_json(cls, data: Any, source: str = "forcing") -> "Forcing":
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: expected a JSON object")
-        unknown = set(data) - {"name", "value", "factor", "positions", "steps", "sets"}
+        unknown = set(data) - {"name", "value", "factor", "positions", "steps", "sets", "allow_encoder_stream"}
         if unknown:
             raise ConfigError(f"{source}: unknown field {sorted(unknown)[0]!r}")
         if "sets" not in data or not isinstance(data["sets"], list):
@@ -88,9 +94,12 @@ class Forcing:
         steps = data.get("steps")
         if steps is not None and (not isinstance(steps, list) or len(steps) != 2):
             raise ConfigError(f"{source}: field 'steps' must be null or [a, b]")
+        allow = data.get("allow_encoder_stream", False)
+        if not isinstance(allow, bool):
+            raise ConfigError(f"{source}: field 'allow_encoder_stream' must be true or false, got {allow!r}")
         return cls(sets=sets, value=data.get("value", "on_p50"), factor=float(data.get("factor", 1.0)),
                    positions=data.get("positions", "all"), steps=tuple(steps) if steps else None,
-                   name=data.get("name", "forced"))
+                   name=data.get("name", "forced"), allow_encoder_stream=allow)
 
 
 #: a value source: (site, positions [pos] long tensor, batch size) -> values [batch, pos, units]
@@ -170,6 +179,16 @@ def resolve(forcing: Forcing, adapter: ModelAdapter) -> ForcingPlan:
                                   f"different {forcing.value} values ({prev:g} vs {v:g})")
             chosen[u.site][u.unit] = v
             origin[u.id] = ns.label
+    if forcing.steps is not None and not forcing.allow_encoder_stream:
+        enc = {name: len(u) for name, u in chosen.items() if by_name[name].stream == "encoder"}
+        if enc:
+            a, b = forcing.steps
+            raise ConfigError(
+                f"forcing {forcing.name!r}: {sum(enc.values())} of its units sit at encoder-stream sites "
+                f"({', '.join(sorted(enc)[:3])}{', ...' if len(enc) > 3 else ''}), which have one value per input "
+                f"and are forced on every step, so the step range [{a}, {b}) would not hold for them; select from "
+                "component 'text_decoder' (decoder stream only), drop the step range, or allow it explicitly "
+                "(allow_encoder_stream)")
     sites = {}
     for name in sorted(chosen, key=list(by_name).index):
         units = sorted(chosen[name])

@@ -52,3 +52,12 @@ def language_name(code: str) -> str:
 
 def is_known_language(code: str) -> bool:
     return code in LANGUAGE_NAMES
+
+
+#: the non-Latin-script languages of claim 5 (METHODS §10)
+NON_LATIN_FOCUS = ("jpn", "cmn")
+#: languages written in the Latin script (claim 5's comparison group); Malay as zlm (the codes of
+#: this module) and zsm (FLEURS' individual-language code)
+LATIN_SCRIPT = ("eng", "deu", "spa", "fra", "ita", "por", "nld", "cat", "ron", "pol", "ces", "slk", "slv",
+                "hrv", "swe", "dan", "nob", "nno", "fin", "est", "lav", "lvs", "lit", "hun", "tur", "vie", "ind",
+                "zlm", "zsm", "tgl", "swh", "afr", "isl", "gle", "cym", "eus", "glg", "mlt", "uzn", "azj")

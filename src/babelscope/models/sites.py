@@ -35,6 +35,7 @@ FFN_FIRST_LINEAR = ("fc1", "intermediate_dense")
 #: attribute names of activation modules applied to an FFN's first projection
 ACTIVATION_NAMES = ("act", "activation_fn", "intermediate_act_fn")
 CROSS_ATTN_KV = re.compile(r"(cross_attention|encoder_attn)\.(k_proj|v_proj)$")
+STREAMS = ("decoder", "encoder")
 _LAYER = re.compile(r"(?:^|\.)layers\.(\d+)(?:\.|$)")
 
 
@@ -122,13 +123,23 @@ def enumerate_sites(adapter: "ModelAdapter") -> list[Site]:
         if kind is None or n_units is None:
             continue
         component = next(c for p, c in component_of.items() if name.startswith(p))
-        stream = "decoder" if component == "text_decoder" and not CROSS_ATTN_KV.search(name) else "encoder"
-        if component == "text_decoder" and kind == "embedding":
-            stream = "decoder"
+        stream = site_stream(component, name)
         sites.append(Site(name=name, kind=kind, component=component, group=_group(name, kind),
                           layer=_layer_index(name, offsets), channel_axis=axis, n_units=int(n_units),
                           stream=stream))
     return sites
+
+
+def is_kv_site(name: str) -> bool:
+    """Whether a module path is a decoder cross-attention key or value projection."""
+    return CROSS_ATTN_KV.search(str(name)) is not None
+
+
+def site_stream(component: str, name: str) -> str:
+    """``"decoder"`` for decoder-stream sites (one value per decoder position: a response per step,
+    forced per step), ``"encoder"`` for encoder-stream sites (one value per input: the encoders, and
+    the decoder's cross-attention key/value projections, which only see the encoder output)."""
+    return "decoder" if component == "text_decoder" and not is_kv_site(name) else "encoder"
 
 
 def select_sites(sites: Sequence[Site], patterns: Iterable[str] | str | None = None, *,

@@ -14,6 +14,7 @@ import pandas as pd
 
 from babelscope.analysis import across_step_matrix, concentration_store, cross_modal_matrix, rank_agreement
 from babelscope.atomic import commit_file, temp_name
+from babelscope.config.schema import StatsCfg
 from babelscope.corpus.tasks import varying_language
 from babelscope.errors import ConfigError
 from babelscope.pipeline.rank_stage import RankJob
@@ -45,7 +46,9 @@ def ap_summary(jobs: dict[RankJob, Expertise], k: int) -> pd.DataFrame:
         for label in exp.labels:
             ap = np.sort(t.loc[t["label"].astype(str) == label, "ap"].to_numpy())[::-1]
             kk = _k(exp, label, k, "all")
-            rows.append({"analysis": job.analysis, "modality": job.modality, "step": job.step, "label": label,
+            # the modality analysis has one row per task family: its modality column names the family
+            mod = (job.family or "x2en") if job.analysis == "modality" else job.modality
+            rows.append({"analysis": job.analysis, "modality": mod, "step": job.step, "label": label,
                          "base_rate": float(base[label]), "n_units": int(ap.size), "max_ap": float(ap[0]),
                          "n_ap_over_0_9": int((ap > 0.9).sum()), "mean_top_ap": float(ap[:kk].mean()), "k": kk})
     return pd.DataFrame(rows)
@@ -146,11 +149,13 @@ def modality_units(jobs: dict[RankJob, Expertise], *, k: int) -> pd.DataFrame:
         if job.analysis != "modality" or "speech" not in exp.labels:
             continue
         t = exp.table[exp.table["label"].astype(str) == "speech"].assign(site=lambda d: d["site"].astype(str))
-        kk = _k(exp, "speech", k, "text_decoder")
-        ns = select_units(exp, "speech", k=kk, mode="top", component="text_decoder")
+        # both streams: where the modality units sit, cross-attention K/V included (claim 4)
+        kk = _k(exp, "speech", k, "decoder_all")
+        ns = select_units(exp, "speech", k=kk, mode="top", component="decoder_all")
         top = pd.Series([u.site for u in ns.units]).value_counts()
         for (site, comp, group, layer), g in t.groupby(["site", "component", "group", "layer"], observed=True):
-            rows.append({"step": job.step, "component": str(comp), "group": str(group), "site": site,
+            rows.append({"family": job.family or "x2en", "step": job.step, "component": str(comp),
+                         "group": str(group), "site": site,
                          "layer": int(layer), "n_units": len(g), "n_top": int(top.get(site, 0)), "k": kk,
                          "mean_ap": float(g["ap"].mean())})
     return pd.DataFrame(rows)
@@ -189,8 +194,23 @@ def save_sets(jobs: dict[RankJob, Expertise], out: Path, *, k: int, mode: str, c
     return paths
 
 
+def boot_tables(jobs: dict[RankJob, Expertise], store, *, k: int, mode: str, component: str, steps: Sequence[int],
+                stats: StatsCfg, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """The bootstrap tables over sentences (:mod:`babelscope.pipeline.analysis_boot`); a run whose corpus
+    has fewer than two sentence groups gets none (its claims then say "not testable here")."""
+    from babelscope.pipeline import analysis_boot as ab
+
+    if store.samples["group"].astype(str).nunique() < 2:
+        return {}
+    common = dict(n_boot=stats.n_boot_rerank, seed=seed, alpha=stats.alpha)
+    return {"overlap_boot": ab.overlap_boot(jobs, store, k=k, mode=mode, component=component, pool=stats.pool,
+                                            **common),
+            "encoder_depth_boot": ab.encoder_depth_boot(jobs, store, units_per_layer=stats.units_per_layer, **common),
+            "concentration_boot": ab.concentration_boot(store, steps, **common)}
+
+
 def write_analysis(jobs: dict[RankJob, Expertise], store, out: Path, *, k: int, mode: str, component: str,
-                   steps: Sequence[int], progress: bool) -> dict[str, Path]:
+                   steps: Sequence[int], progress: bool, stats: StatsCfg | None = None) -> dict[str, Path]:
     """Compute every table and write them as CSV into ``out`` (each file atomically)."""
     out.mkdir(parents=True, exist_ok=True)
     tables = {"ap_summary": ap_summary(jobs, k), "top_units_location": top_units_location(jobs, k),
@@ -198,6 +218,8 @@ def write_analysis(jobs: dict[RankJob, Expertise], store, out: Path, *, k: int, 
               "encoder_depth": encoder_depth(jobs), "modality_units": modality_units(jobs, k=k)}
     tables["overlap"], tables["spearman"] = overlap_and_spearman(jobs, k=k, mode=mode, component=component)
     tables["concentration"], tables["lorenz"] = concentration_tables(store, steps, progress=progress)
+    tables.update(boot_tables(jobs, store, k=k, mode=mode, component=component, steps=steps,
+                              stats=stats or StatsCfg()))
     paths = {}
     for name, df in tables.items():
         if df.empty:

@@ -52,12 +52,16 @@ def planned_samples(cfg: RunConfig, corpus) -> pd.DataFrame:
     return pd.DataFrame([s.to_row() for s in samples])
 
 
+#: set components that contain encoder-stream units (babelscope.rank.select)
+ENCODER_STREAM_COMPONENTS = ("speech_encoder", "text_encoder", "decoder_kv", "decoder_all")
+
+
 def _units(sites, component: str) -> int:
-    if component == "decoder_attn":
-        return sum(s.n_units for s in sites if s.component == "text_decoder" and s.group in ("self_attn", "cross_attn"))
-    if component == "decoder_ffn":
-        return sum(s.n_units for s in sites if s.component == "text_decoder" and s.group == "ffn")
-    return sum(s.n_units for s in sites if s.component == component)
+    from babelscope.rank.select import component_mask
+    if not sites:
+        return 0
+    mask = component_mask(component, [s.component for s in sites], [s.group for s in sites], [s.name for s in sites])
+    return sum(s.n_units for s, m in zip(sites, mask) if m)
 
 
 def _k_problem(what: str, k: int, component: str, sites) -> str | None:
@@ -74,13 +78,13 @@ def _analysis_problems(cfg: RunConfig, table: pd.DataFrame, jobs) -> tuple[list[
 
     problems, labels, seen = [], {}, set()
     for job in jobs:
-        key = (job.analysis, job.modality)
+        key = (job.analysis, job.modality, job.family)
         if key in seen:
             continue
         seen.add(key)
         try:
             if job.analysis == "modality":
-                an = build_analysis(table, "modality", family="x2en")
+                an = build_analysis(table, "modality", family=job.family or "x2en")
             else:
                 an = build_analysis(table, job.analysis, modality=job.modality)
         except BabelscopeError as exc:
@@ -109,9 +113,14 @@ def _intervention_problems(cfg: RunConfig, sites, table: pd.DataFrame | None, an
         if missing:
             problems.append(f"{what}: a {run.kind} run from {run.source_modality} to {run.target_modality} needs "
                             f"task(s) {missing} in [record] tasks (they are {cfg.record.tasks})")
-        p = _k_problem(what, run.k, run.component, sites)
-        if p:
-            problems.append(p)
+        for k in (run.sweep_k or [run.k]):
+            p = _k_problem(what, k, run.component, sites)
+            if p:
+                problems.append(p)
+        if run.steps and run.component in ENCODER_STREAM_COMPONENTS and not run.allow_encoder_stream:
+            problems.append(f"{what}: component {run.component!r} holds encoder-stream units (one value per input, "
+                            f"forced on every step), so steps {run.steps} would not hold for them; use component "
+                            "'text_decoder', drop steps, or set allow_encoder_stream = true")
         deepest = prompt + cfg.intervene.max_new_tokens - 1  # as run_intervention counts
         if run.steps and run.steps[0] > deepest:
             problems.append(f"{what}: steps {run.steps} start beyond the longest decoded prefix ({deepest} = {prompt} "
@@ -123,7 +132,7 @@ def _intervention_problems(cfg: RunConfig, sites, table: pd.DataFrame | None, an
                 problems.append(f"{what}: label {run.label!r} is not a language of this run's samples "
                                 f"(besides the pivot: {langs})")
                 continue
-        an = analyses.get((analysis, run.source_modality))
+        an = analyses.get((analysis, run.source_modality, None))
         if an is not None and run.label not in an.label_names:
             problems.append(f"{what}: label {run.label!r} is not a label of the {analysis!r} analysis "
                             f"({list(an.label_names)})")

@@ -147,12 +147,9 @@ def _rank_jobs_work(cfg: RunConfig, sites, counts: dict[str, int]) -> list[tuple
 
     comps = {s.component for s in sites}
     units = {c: sum(s.n_units for s in sites if s.component == c) for c in comps}
-    tasks_of = {("source_language", "speech"): ["s2t"], ("source_language", "text"): ["t2t"],
-                ("target_language", "speech"): ["en2x_s2t"], ("target_language", "text"): ["en2x_t2t"],
-                ("modality", "both"): ["s2t", "t2t"]}
     out = []
     for job in rank_jobs(cfg.rank.analyses, cfg.record.steps, cfg.record.tasks, comps):
-        n = sum(counts.get(t, 0) for t in tasks_of[(job.analysis, job.modality)])
+        n = sum(counts.get(t, 0) for t in job.tasks)
         out.append((job.file, n, sum(units.get(c, 0) for c in job.components)))
     return out
 

@@ -31,7 +31,7 @@ def _source_job(run: InterventionCfg) -> RankJob:
 
 
 def run_one(adapter, store, jobs: dict[RankJob, Expertise], run: InterventionCfg, cfg: InterveneCfg, out: Path,
-            *, progress: bool, threads: int | None = None, log=None) -> dict:
+            *, progress: bool, threads: int | None = None, log=None, stats=None) -> dict:
     job = _source_job(run)
     exp = jobs.get(job)
     if exp is None:
@@ -40,12 +40,10 @@ def run_one(adapter, store, jobs: dict[RankJob, Expertise], run: InterventionCfg
     if run.label not in exp.labels:
         raise ConfigError(f"intervention {run.name!r}: label {run.label!r} is not in {job.file} ({exp.labels})")
     n = len(candidates(exp.table, run.component, run.label))
-    if run.k > n:
-        raise ConfigError(f"intervention {run.name!r}: k={run.k} is larger than component {run.component!r} "
-                          f"({n} units)")
-    ns = select_units(exp, run.label, k=run.k, mode=run.mode, component=run.component)
-    forcing = Forcing(sets=(ns,), value=run.value, factor=run.factor, positions=run.positions,
-                      steps=tuple(run.steps) if run.steps else None, name=run.name)
+    for k in (run.sweep_k or [run.k]):
+        if k > n:
+            raise ConfigError(f"intervention {run.name!r}: k={k} is larger than component {run.component!r} "
+                              f"({n} units)")
     all_samples = samples_from_table(store.samples)
     if run.kind == "steering":
         task = "en2x_s2t" if run.target_modality == "speech" else "en2x_t2t"
@@ -56,14 +54,31 @@ def run_one(adapter, store, jobs: dict[RankJob, Expertise], run: InterventionCfg
         task = "s2t" if run.target_modality == "speech" else "t2t"
         samples = select_samples(all_samples, tasks=[task], exclude_src=run.label, max_per_lang=run.max_per_lang)
         steer_to = None
+    entry = {"name": run.name, "kind": run.kind, "source_modality": run.source_modality,
+             "target_modality": run.target_modality, "steer_to": steer_to, "ask": run.ask, "steps": run.steps,
+             "set_label": run.label, "k": run.k, "component": run.component, "mode": run.mode,
+             "value": run.value, "factor": run.factor}
+    if run.is_sweep:
+        from babelscope.intervene.sweep import run_sweep
+        res = run_sweep(adapter, samples, exp, label=run.label, ks=run.sweep_k or [run.k],
+                        factors=run.sweep_factor or [run.factor], n_baselines=run.n_baselines, mode=run.mode,
+                        component=run.component, value=run.value, positions=run.positions,
+                        steps=tuple(run.steps) if run.steps else None, allow_encoder_stream=run.allow_encoder_stream,
+                        baseline_seed=run.baseline_seed, steer_to=steer_to, batch_size=cfg.batch_size,
+                        max_new_tokens=cfg.max_new_tokens, lid_langs=cfg.lid_langs, n_boot=cfg.n_boot,
+                        n_perm=stats.n_perm if stats else 10_000, alpha=stats.alpha if stats else 0.05,
+                        name=run.name, headline=(run.k, run.factor), out=out / run.name, progress=progress,
+                        threads=threads, log=log)
+        return {**entry, "sweep": res.summary["sweep"], "n_samples": res.summary["n_samples"]}
+    ns = select_units(exp, run.label, k=run.k, mode=run.mode, component=run.component)
+    forcing = Forcing(sets=(ns,), value=run.value, factor=run.factor, positions=run.positions,
+                      steps=tuple(run.steps) if run.steps else None, name=run.name,
+                      allow_encoder_stream=run.allow_encoder_stream)
     res = run_intervention(adapter, samples, forcing, baseline_tables=[exp.table], baseline_seed=run.baseline_seed,
                            steer_to=steer_to, batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens,
                            lid_langs=cfg.lid_langs, n_boot=cfg.n_boot, out=out / run.name, progress=progress,
                            extra_files={"set.json": ns.to_json()}, threads=threads, log=log)  # in the results folder's atomic move
-    return {"name": run.name, "kind": run.kind, "source_modality": run.source_modality,
-            "target_modality": run.target_modality, "steer_to": steer_to, "ask": run.ask, "steps": run.steps,
-            "set_label": run.label, "k": run.k, "component": run.component, "mode": run.mode,
-            "value": run.value, "factor": run.factor, "n_samples": res.summary["n_samples"]}
+    return {**entry, "n_samples": res.summary["n_samples"]}
 
 
 def write_index(out: Path, entries: list[dict]) -> None:

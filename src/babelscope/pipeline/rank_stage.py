@@ -5,8 +5,9 @@ Jobs (one expertise table each):
 * ``source_language`` — speech (task s2t) and text (t2t): the decoder at every recorded step
   (``step=S/mean``), and the encoders at the ``encoder`` view (depth profile, claim 3);
 * ``target_language`` — speech (en2x_s2t) and text (en2x_t2t): the decoder at every step;
-* ``modality`` — x2en family (s2t + t2t, paired sentences): the decoder at every step (the
-  cross-attention key/value projections answer at their ``encoder`` view).
+* ``modality`` — for each task family with both modalities recorded, x2en (s2t + t2t) and en2x
+  (en2x_s2t + en2x_t2t), on paired sentences: the decoder at every step (the cross-attention
+  key/value projections answer at their ``encoder`` view).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Sequence
 
 from babelscope.rank import build_analysis, rank_store, read_expertise
 from babelscope.rank.expertise import Expertise
+from babelscope.rank.labels import FAMILY_TASKS
 
-_TASK_OF = {("source_language", "speech"): "s2t", ("source_language", "text"): "t2t",
-            ("target_language", "speech"): "en2x_s2t", ("target_language", "text"): "en2x_t2t"}
+_FAMILY_OF = {"source_language": "x2en", "target_language": "en2x"}
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,23 @@ class RankJob:
     modality: str          # speech | text | both
     view: str              # encoder | step=S/mean
     components: tuple[str, ...]
+    family: str | None = None   # the task family of a modality job: x2en | en2x
 
     @property
     def step(self) -> int | str:
         return "encoder" if self.view == "encoder" else int(self.view.split("/")[0][5:])
 
     @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks whose samples the job ranks."""
+        if self.analysis == "modality":
+            return tuple(FAMILY_TASKS[self.family or "x2en"].values())
+        return (FAMILY_TASKS[_FAMILY_OF[self.analysis]][self.modality],)
+
+    @property
     def file(self) -> str:
-        return f"{self.analysis}-{self.modality}-{self.view.replace('=', '').replace('/', '-')}.parquet"
+        fam = f"-{self.family}" if self.family and self.family != "x2en" else ""
+        return f"{self.analysis}{fam}-{self.modality}-{self.view.replace('=', '').replace('/', '-')}.parquet"
 
 
 def rank_jobs(analyses: Sequence[str], steps: Sequence[int], tasks: Sequence[str],
@@ -44,11 +54,12 @@ def rank_jobs(analyses: Sequence[str], steps: Sequence[int], tasks: Sequence[str
     dec = ("text_decoder",)
     for an in analyses:
         if an == "modality":
-            if {"s2t", "t2t"} <= set(tasks):
-                jobs += [RankJob(an, "both", f"step={s}/mean", dec) for s in steps]
+            for fam, pair in FAMILY_TASKS.items():
+                if set(pair.values()) <= set(tasks):
+                    jobs += [RankJob(an, "both", f"step={s}/mean", dec, fam) for s in steps]
             continue
         for mod in ("speech", "text"):
-            if _TASK_OF[(an, mod)] not in tasks:
+            if FAMILY_TASKS[_FAMILY_OF[an]][mod] not in tasks:
                 continue
             jobs += [RankJob(an, mod, f"step={s}/mean", dec) for s in steps]
             enc = "speech_encoder" if mod == "speech" else "text_encoder"
@@ -63,7 +74,7 @@ def run_rank_job(store, job: RankJob, out_dir: Path, *, block_units: int, progre
     if path.is_file():
         return read_expertise(path)
     if job.analysis == "modality":
-        an = build_analysis(store.samples, "modality", family="x2en")
+        an = build_analysis(store.samples, "modality", family=job.family or "x2en")
     else:
         an = build_analysis(store.samples, job.analysis, modality=job.modality)
     rank_store(store, an, view=job.view, components=list(job.components), block_units=block_units, out=path,

@@ -26,9 +26,9 @@ STAGES = ("corpus", "record", "rank", "analysis", "intervene", "report")
 #: config tables each stage depends on (a change reruns the stage and every later one)
 DEPENDS = {"corpus": ("corpus",), "record": ("corpus", "model", "record"),
            "rank": ("corpus", "model", "record", "rank"),
-           "analysis": ("corpus", "model", "record", "rank", "select"),
-           "intervene": ("corpus", "model", "record", "rank", "select", "intervene"),
-           "report": ("corpus", "model", "record", "rank", "select", "intervene", "report")}
+           "analysis": ("corpus", "model", "record", "rank", "select", "stats"),
+           "intervene": ("corpus", "model", "record", "rank", "select", "stats", "intervene"),
+           "report": ("corpus", "model", "record", "rank", "select", "stats", "intervene", "report")}
 OUTPUTS = {"corpus": "corpus", "record": "activations", "rank": "expertise", "analysis": "analysis",
            "intervene": "interventions", "report": "report"}
 
@@ -127,7 +127,7 @@ class Run:
         s = self.cfg.select
         jobs = self.jobs()
         write_analysis(jobs, self.store, self.out / "analysis", k=s.k, mode=s.mode, component=s.component,
-                       steps=self.cfg.record.steps, progress=self.progress)
+                       steps=self.cfg.record.steps, progress=self.progress, stats=self.cfg.stats)
         save_sets(jobs, self.out / "sets", k=s.k, mode=s.mode, component=s.component)
 
     def intervene(self) -> None:
@@ -139,7 +139,8 @@ class Run:
         for run in self.cfg.intervene.runs:
             self.log(f"intervention {run.name}")
             entries.append(run_one(self.adapter, self.store, self.jobs(), run, self.cfg.intervene, out,
-                                   progress=self.progress, threads=self.cfg.record.threads, log=self.log))
+                                   progress=self.progress, threads=self.cfg.record.threads, log=self.log,
+                                   stats=self.cfg.stats))
         write_index(out, entries)
 
     def report(self) -> Path | None:

@@ -18,6 +18,9 @@ are located with one vectorised ``flatnonzero`` over the whole block. Nothing lo
 The forcing statistics (``on_p50``, ``on_p90`` over a label's positives, ``off_p50`` and
 ``off_mean`` over its negatives) reuse the same sorted order: percentiles need only the values at
 two positions, found by counting (numpy's ``linear`` method, reproduced exactly in float64).
+``off_mean`` adds up the other labels' sums (one pass over the block for all labels), never
+``total - positives``: that difference is NaN when a positive is inf and cancels the negatives away
+next to a huge positive (e.g. 1e30 beside values near 1).
 """
 
 from __future__ import annotations
@@ -198,7 +201,7 @@ def _block_core(x: np.ndarray, lab: LabelCodes, stats: bool, offset: int = 0) ->
     out = {k: np.empty((L, units)) for k in STAT_NAMES} if stats else {}
     if stats:
         xt64 = _keys.transpose(x).astype(np.float64)
-        total = xt64.sum(axis=1)
+        label_sum = np.stack([xt64[:, lab.codes == l].sum(axis=1) for l in range(L)])
     for l in range(L):
         m = int(lab.counts[l])
         pos = np.flatnonzero(block.labels == l).reshape(units, m) - row_off
@@ -207,8 +210,8 @@ def _block_core(x: np.ndarray, lab: LabelCodes, stats: bool, offset: int = 0) ->
             ap[l, tied_idx] = _ap_sum(pos[tied_idx], m, recip, first_tied)
         if stats:
             _label_stats(block, pos, n, m, out, l)
-            pos_sum = xt64[:, lab.codes == l].sum(axis=1)
-            out["off_mean"][l] = (total - pos_sum) / (n - m)
+            neg_sum = label_sum[:l].sum(axis=0) + label_sum[l + 1:].sum(axis=0)
+            out["off_mean"][l] = neg_sum / (n - m)
     return BlockResult(ap, **out)
 
 

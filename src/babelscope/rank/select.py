@@ -4,10 +4,16 @@ Units are totally ordered by (AP descending, site ascending, unit ascending). ``
 first k of that order, ``bottom`` the last k (listed lowest AP first), ``both`` the first k//2 and
 the last k - k//2 (disjoint whenever k <= the number of candidates), ``random`` k units drawn
 without replacement by ``numpy.random.default_rng(seed)`` from the candidates in (site, unit) order.
-Candidates are the units of one component:
+Candidates are the units of one component (METHODS §5, streams):
 
-* ``speech_encoder``, ``text_encoder``, ``text_decoder``: by the ``component`` column;
-* ``decoder_attn``: text-decoder units of groups ``self_attn`` and ``cross_attn``;
+* ``speech_encoder``, ``text_encoder``: by the ``component`` column;
+* ``text_decoder``: the decoder-stream units of the text decoder (one value per decoder position,
+  so a response per step and forcing per step), i.e. every text-decoder unit except the
+  cross-attention key/value projections;
+* ``decoder_kv``: the decoder's cross-attention key/value projections (encoder-stream units: one
+  value per input, forced on every step);
+* ``decoder_all``: every text-decoder unit, both streams;
+* ``decoder_attn``: decoder-stream units of groups ``self_attn`` and ``cross_attn``;
 * ``decoder_ffn``: text-decoder units of group ``ffn``;
 * ``all``: every unit of the table.
 """
@@ -18,16 +24,18 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 from babelscope.errors import ConfigError
+from babelscope.models.sites import is_kv_site
 from babelscope.rank.ap import STAT_NAMES
 from babelscope.rank.expertise import Expertise
 
-SET_COMPONENTS = ("speech_encoder", "text_encoder", "text_decoder", "decoder_attn", "decoder_ffn", "all")
+SET_COMPONENTS = ("speech_encoder", "text_encoder", "text_decoder", "decoder_kv", "decoder_all", "decoder_attn",
+                  "decoder_ffn", "all")
 MODES = ("top", "bottom", "both", "random")
 FORMAT = "babelscope.neuron_set"
 UNIT_FIELDS = ("site", "unit", "ap") + STAT_NAMES
@@ -87,6 +95,31 @@ class NeuronSet:
                 "units": [asdict(u) for u in self.units]}
 
 
+def component_mask(component: str, comp: Sequence[str], group: Sequence[str], site: Sequence[str]) -> np.ndarray:
+    """Which units (given by their component, group and site columns) belong to set component
+    ``component`` (see the module docstring)."""
+    if component not in SET_COMPONENTS:
+        raise ConfigError(f"component={component!r} is not one of {list(SET_COMPONENTS)}")
+    comp = np.asarray(comp, dtype=object).astype(str)
+    group = np.asarray(group, dtype=object).astype(str)
+    sites = pd.Series(np.asarray(site, dtype=object)).astype(str)
+    kv = sites.isin([s for s in sites.unique() if is_kv_site(s)]).to_numpy()
+    dec = comp == "text_decoder"
+    if component == "all":
+        return np.ones(comp.shape, dtype=bool)
+    if component == "decoder_all":
+        return dec
+    if component == "text_decoder":
+        return dec & ~kv
+    if component == "decoder_kv":
+        return dec & kv
+    if component == "decoder_attn":
+        return dec & ~kv & np.isin(group, ["self_attn", "cross_attn"])
+    if component == "decoder_ffn":
+        return dec & (group == "ffn")
+    return comp == component
+
+
 def candidates(table: pd.DataFrame, component: str, label: str) -> pd.DataFrame:
     """Rows of ``table`` for ``label`` inside ``component``, in (site, unit) order."""
     if component not in SET_COMPONENTS:
@@ -96,17 +129,7 @@ def candidates(table: pd.DataFrame, component: str, label: str) -> pd.DataFrame:
         raise ConfigError(f"label={label!r} is not in the expertise table "
                           f"(labels: {sorted(labels.unique().tolist())})")
     rows = table[(labels == label).to_numpy()]
-    comp = rows["component"].astype(str)
-    group = rows["group"].astype(str)
-    if component == "decoder_attn":
-        mask = (comp == "text_decoder") & group.isin(["self_attn", "cross_attn"])
-    elif component == "decoder_ffn":
-        mask = (comp == "text_decoder") & (group == "ffn")
-    elif component == "all":
-        mask = pd.Series(True, index=rows.index)
-    else:
-        mask = comp == component
-    rows = rows[mask.to_numpy()]
+    rows = rows[component_mask(component, rows["component"], rows["group"], rows["site"])]
     rows = rows.assign(site=rows["site"].astype(str))
     return rows.sort_values(["site", "unit"], kind="stable").reset_index(drop=True)
 

@@ -32,7 +32,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -331,6 +331,21 @@ class Activations:
         if isinstance(rows, slice) and isinstance(cols, slice) and cols.step in (None, 1):
             return self._read(f"{view}/values", lambda: arr[rows, cols])
         return self._read(f"{view}/values", lambda: arr.oindex[rows, cols])
+
+    def read_sites(self, sites: Sequence[str], view: str) -> dict[str, np.ndarray]:
+        """Every response of several sites at one view (``{site: [sample, unit]}``), read in one
+        call over the column range that holds them: sites share the view's chunks, so reading them
+        one by one would decompress each chunk once per site."""
+        for site in sites:
+            self._check(site, view)
+        if not sites:
+            return {}
+        spans = {site: self.layout[view].span(site)[1:] for site in sites}
+        lo = min(off for off, _ in spans.values())
+        hi = max(off + n for off, n in spans.values())
+        arr = self._root[f"{view}/values"]
+        block = self._read(f"{view}/values", lambda: arr[:, lo:hi])
+        return {site: block[:, off - lo:off - lo + n] for site, (off, n) in spans.items()}
 
     def to_xarray(self, site: str, view: str):
         """One (site, view) as an ``xarray.DataArray`` with every sample coordinate attached."""

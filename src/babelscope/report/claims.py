@@ -1,330 +1,300 @@
-"""Verdicts on the five claims of METHODS.md §10, each computed from the run's own tables.
+"""Verdicts on the five claims of METHODS §10, each decided by a test on the run's own tables.
 
-Each claim gets one of three verdicts: ``supported``, ``not supported`` or ``not testable here``,
-with the numbers behind it and the rule used. A claim whose data are missing (a stage that did not
-run, a table without the rows the rule needs) is *not testable here*: missing data never become a
-verdict. A claim made of several parts is *not supported* as soon as one testable part fails,
-*supported* only when every part was tested and passed, and *not testable here* otherwise.
-
-The rules (also printed in the report, see ``RULES``):
-
-1. **Cross-modal overlap falls with steps** (``analysis/overlap.csv``, analysis
-   ``source_language``, numeric steps only). For each step, the mean over languages of the diagonal
-   overlap count / k (speech-derived set of language L vs text-derived set of L). Supported when the
-   value at the first recorded step is the largest of all steps and greater than at the last step,
-   and both the first- and last-step values are above chance (mean of chance / k = k / U).
-2. **Cross-modal steering, stronger later** (``interventions/``: kind ``steering`` with
-   source_modality ``speech`` and target_modality ``text``). The forced − baseline effect on
-   ``is_expected`` (share of outputs in the steered-to language) and its 95% CI. (a) At the latest
-   step range (the whole run if no range was given), every such intervention has an effect > 0
-   with a CI that excludes 0. (b) The mean effect over the interventions of the latest step range
-   is larger than over those of the earliest range (needs at least two ranges).
-3. **Encoders grow language-agnostic with depth** (``analysis/encoder_depth.csv``, layers ≥ 0).
-   For each encoder (component × input modality) with at least 3 layers that have a value: the metric is
-   ``share_selective`` (or ``mean_max_ap`` where ``share_selective`` is constant); Spearman ρ of
-   layer vs metric < 0 and the first layer's value > the last layer's. Supported when every
-   testable encoder passes.
-4. **Modality units sit in cross-attention K/V** (``analysis/modality_units.csv``). Sites ending in
-   ``cross_attention.k_proj`` / ``cross_attention.v_proj`` form one category; every other
-   (component, group) is its own. Enrichment = share of the top-k modality units ÷ share of all
-   units. Supported when, at every recorded step, the K/V enrichment is ≥ 2 and larger than the
-   enrichment of every other category.
-5. **Speech and non-Latin scripts are more concentrated** (``analysis/concentration.csv``, the
-   ``text_decoder`` rows when there are any, all rows otherwise; Gini averaged over tasks first).
-   (a) Mean Gini of speech input > text input, over the (step, component, language) cells that have
-   both. (b) Mean Gini of jpn/cmn > mean Gini of the Latin-script languages, over the (step,
-   component, modality) cells that have both.
+The rules are in :data:`babelscope.report.verdicts.RULES` (printed in the report; docs/report.md
+states each test and quotes the simulation of its false-positive rate). Inputs that are missing,
+NaN or below the minimum sizes of :class:`DecisionSettings` make a part "not testable here"; a
+multi-part claim is supported only if every part is tested and passes.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from babelscope.report.data import (Intervention, RunData, fnum, is_numeric_step, lang_name,
-                                    modality_groups, sorted_steps, step_label)
+from babelscope.analysis.stats import enrichment_tail, overlap_tail, sign_flip_test
+from babelscope.evaluate import paired_diff_ci
+from babelscope.models.langcodes import LATIN_SCRIPT, NON_LATIN_FOCUS
+from babelscope.report.data import (Intervention, RunData, fnum, is_numeric_step, lang_name, modality_groups,
+                                    sorted_steps, step_label)
+from babelscope.report.verdicts import (CLAIMS, NOT_SUPPORTED, NOT_TESTABLE, RULES, SUPPORTED, VERDICTS, Claim,
+                                        DecisionSettings, Test, make_claim)
 
-SUPPORTED = "supported"
-NOT_SUPPORTED = "not supported"
-NOT_TESTABLE = "not testable here"
-VERDICTS = (SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE)
+__all__ = ["CLAIMS", "RULES", "SUPPORTED", "NOT_SUPPORTED", "NOT_TESTABLE", "VERDICTS", "Claim", "DecisionSettings",
+           "LATIN_SCRIPT", "NON_LATIN_FOCUS", "claim_overlap", "claim_steering", "claim_encoder_depth",
+           "claim_modality_units", "claim_concentration", "evaluate_claims"]
 
-NON_LATIN_FOCUS = ("jpn", "cmn")
-LATIN_SCRIPT = ("eng", "deu", "spa", "fra", "ita", "por", "nld", "cat", "ron", "pol", "ces", "slk", "slv",
-                "hrv", "swe", "dan", "nob", "nno", "fin", "est", "lav", "lit", "hun", "tur", "vie", "ind",
-                "zsm", "tgl", "swh", "afr", "isl", "gle", "cym", "eus", "glg", "mlt", "uzn", "azj")
-
-CLAIMS = {
-    1: "Cross-modal overlap of language-representation neurons is highest at the first recorded step "
-       "and falls at later steps.",
-    2: "Language-control neurons found from speech input steer text-input generation to the target "
-       "language, more strongly at later steps.",
-    3: "Encoder representations grow more language-agnostic with depth.",
-    4: "Modality-selective units are sharply localized in the decoder's cross-attention key and value "
-       "projections.",
-    5: "Speech-conditioned decoding and non-dominant scripts (jpn, cmn) show higher activation "
-       "concentration.",
-}
-
-RULES = {
-    1: "From analysis/overlap.csv (analysis source_language, numeric steps): per step, the mean over "
-       "languages of the diagonal overlap count / k (speech-derived set of L vs text-derived set of L). "
-       "Supported when the first step's value is the largest of all steps and greater than the last "
-       "step's, and both are above chance (mean chance / k = k / U).",
-    2: "From interventions of kind steering with source_modality speech and target_modality text: the "
-       "forced − baseline effect on the share of outputs in the steered-to language (is_expected) with "
-       "its 95% bootstrap CI. (a) At the latest step range (the whole run if no range was given) every "
-       "such intervention has an effect > 0 whose CI excludes 0; (b) the mean effect at the latest step "
-       "range is larger than at the earliest (needs two or more ranges).",
-    3: "From analysis/encoder_depth.csv (layers ≥ 0): for each encoder (component × input modality) "
-       "with ≥ 3 layers that have a value, the metric is share_selective (mean_max_ap where share_selective is constant); "
-       "Spearman ρ(layer, metric) < 0 and first layer > last layer. Supported when every testable "
-       "encoder passes.",
-    4: "From analysis/modality_units.csv: sites ending in cross_attention.k_proj / v_proj form one "
-       "category, every other (component, group) its own. Enrichment = share of the top-k modality "
-       "units ÷ share of all units. Supported when at every recorded step the K/V enrichment is ≥ 2 "
-       "and larger than every other category's.",
-    5: "From analysis/concentration.csv (text_decoder rows if any, else all; Gini averaged over tasks "
-       "first): (a) mean Gini of speech input > text input over the (step, component, language) cells "
-       "that have both; (b) mean Gini of jpn/cmn > the Latin-script languages over the (step, "
-       "component, modality) cells that have both.",
-}
+_DEFAULT = DecisionSettings()
 
 
-@dataclass
-class Claim:
-    """One claim's verdict, the numbers behind it and the rule that produced it."""
-
-    number: int
-    claim: str
-    rule: str
-    verdict: str
-    reason: str
-    numbers: list[tuple[str, str]] = field(default_factory=list)
-    source: str = ""
-
-    def as_row(self) -> dict[str, Any]:
-        return {"claim": self.number, "statement": self.claim, "verdict": self.verdict, "reason": self.reason,
-                "numbers": "; ".join(f"{k} = {v}" for k, v in self.numbers), "rule": self.rule,
-                "source": self.source}
+def _finite(*xs) -> bool:
+    try:
+        return all(x is not None and math.isfinite(float(x)) for x in xs)
+    except (TypeError, ValueError):
+        return False
 
 
-def _combine(parts: Sequence[bool | None]) -> str:
-    """Verdict of a claim with several parts: a failed tested part is decisive; all must be tested to
-    support."""
-    if any(p is False for p in parts):
-        return NOT_SUPPORTED
-    if parts and all(p is True for p in parts):
-        return SUPPORTED
-    return NOT_TESTABLE
+def _above_zero(t: Test, row: pd.DataFrame | None, st: DecisionSettings, missing: str, counts) -> Test:
+    """Fill ``t`` from a bootstrap row (estimate, lo, hi, n_groups): passed when the interval lies above 0,
+    not testable when the row is missing or NaN or rests on fewer than ``min_samples`` sentence groups."""
+    if row is None or row.empty or not _finite(row["estimate"].iloc[0], row["lo"].iloc[0], row["hi"].iloc[0]):
+        t.note = missing
+        return t
+    r = row.iloc[0]
+    t.estimate, t.interval, t.n = float(r["estimate"]), (float(r["lo"]), float(r["hi"])), counts(r)
+    if int(r["n_groups"]) < st.min_samples:
+        t.note = f"fewer than {st.min_samples} sentence groups"
+    else:
+        t.passed = bool(r["lo"] > 0)
+    return t
 
 
-def _claim(n: int, verdict: str, reason: str, numbers=None, source: str = "") -> Claim:
-    return Claim(n, CLAIMS[n], RULES[n], verdict, reason, list(numbers or []), source)
+def _untestable(n: int, why: str, source: str, st: DecisionSettings, numbers=None) -> Claim:
+    return make_claim(n, [], why, numbers, source, st, verdict=NOT_TESTABLE)
 
 
-def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    from babelscope.analysis import spearman
-    return float(spearman(np.asarray(x, dtype=float), np.asarray(y, dtype=float)))
+# ------------------------------------------------------------------------------------------ claim 1
 
-
-# ------------------------------------------------------------------------------------------ claims
-
-def claim_overlap(df: pd.DataFrame | None, missing: str = "not run") -> Claim:
-    """Claim 1 (see the module docstring for the rule)."""
-    src = "analysis/overlap.csv"
+def claim_overlap(df: pd.DataFrame | None, missing: str = "not run", boot: pd.DataFrame | None = None,
+                  settings: DecisionSettings = _DEFAULT) -> Claim:
+    """Claim 1: cross-modal overlap above chance at the first step, and falling after it."""
+    src, st = "analysis/overlap.csv, analysis/overlap_boot.csv", settings
     if df is None:
-        return _claim(1, NOT_TESTABLE, missing, source=src)
+        return _untestable(1, missing, src, st)
     d = df[(df["analysis"] == "source_language") & df["step"].map(is_numeric_step)
            & (df["speech_label"] == df["text_label"])]
-    d = d[pd.to_numeric(d["k"], errors="coerce") > 0]
     if d.empty:
-        return _claim(1, NOT_TESTABLE, "no diagonal source_language rows at numeric steps", source=src)
+        return _untestable(1, "no diagonal source_language rows at numeric steps", src, st)
+    counts, k, u = (pd.to_numeric(d[c], errors="coerce") for c in ("count", "k", "n_candidates"))
+    if not np.isfinite(np.c_[counts, k, u]).all() or (k <= 0).any() or (u < k).any():
+        return _untestable(1, "missing (NaN) or impossible overlap counts, k or unit counts", src, st)
     steps = sorted_steps(d["step"])
     if len(steps) < 2:
-        return _claim(1, NOT_TESTABLE, f"only one recorded step ({steps[0]}); a fall needs two", source=src)
-    val = {s: float((d[d["step"] == s]["count"] / d[d["step"] == s]["k"]).mean()) for s in steps}
-    chance = {s: float((d[d["step"] == s]["chance"] / d[d["step"] == s]["k"]).mean()) for s in steps}
-    first, last = steps[0], steps[-1]
-    nums = [(f"diagonal overlap / k at step {s}", fnum(val[s])) for s in steps]
-    nums += [(f"chance / k at step {s}", fnum(chance[s], 4)) for s in (first, last)]
-    falls = val[first] > val[last] and val[first] >= max(val.values())
-    above = val[first] > chance[first] and val[last] > chance[last]
-    verdict = _combine([falls, above])
-    reason = (f"step {first}: {val[first]:.3f} vs step {last}: {val[last]:.3f}"
-              f" ({'highest at the first step and falls' if falls else 'does not fall from a first-step maximum'});"
-              f" {'both above' if above else 'not both above'} chance")
-    return _claim(1, verdict, reason, nums, src)
+        return _untestable(1, f"only one recorded step ({steps[0]}); a fall needs two", src, st)
+    val = {s: float((counts[d["step"] == s] / k[d["step"] == s]).mean()) for s in steps}
+    nums = [(f"mean diagonal overlap / k at step {s}", fnum(val[s])) for s in steps]
+    first = steps[0]
+    f = d["step"] == first
+    kk, uu = int(k[f].iloc[0]), int(u[f].iloc[0])
+    p = overlap_tail(counts[f].astype(int).tolist(), kk, uu)
+    n_lab = int(f.sum())
+    above = Test("above chance at the first step", f"Σ_L overlap at step {first}", float(counts[f].sum()),
+                 p_value=p, n=f"{n_lab} languages, k = {kk}, U = {uu}, chance {n_lab * kk * kk / uu:.2f}",
+                 passed=p < st.alpha)
+    tests = [above]
+    if boot is None or boot.empty:
+        tests.append(Test("falls after the first step", "first − later overlap / k", None,
+                          note="no bootstrap table (analysis/overlap_boot.csv)"))
+    else:
+        for s in steps[1:]:
+            row = boot[(boot["step_a"].astype(str) == first) & (boot["step_b"].astype(str) == s)]
+            t = Test(f"falls from step {first} to {s}", f"overlap/k step {first} − step {s}")
+            tests.append(_above_zero(t, row, st, "no bootstrap row",
+                                     lambda r: f"{int(r['n_groups'])} sentence groups, {int(r['n_boot'])} replicates"))
+    return make_claim(1, tests, None, nums, src, st)
 
 
-def _effect(iv: Intervention) -> tuple[float, float, float] | None:
-    e = iv.effect("forced-baseline", "is_expected")
-    if not e or e.get("effect") is None:
+# ------------------------------------------------------------------------------------------ claim 2
+
+def _paired_effect(iv: Intervention) -> pd.Series | None:
+    """Per-sample forced − baseline is_expected (index: sample_id), or None without results."""
+    r = iv.results
+    if r is None or not {"sample_id", "condition", "is_expected"} <= set(r.columns):
         return None
-    ci = e.get("ci95") or [math.nan, math.nan]
-    try:
-        return float(e["effect"]), float(ci[0]), float(ci[1])
-    except (TypeError, ValueError, IndexError):
+    if "point" in r.columns:  # a dose-response sweep: the curve's mean height over its points, per sample
+        from babelscope.intervene.sweep import sweep_effects
+        return sweep_effects(r).groupby(level="sample_id").mean().dropna()
+    piv = r.pivot_table(index="sample_id", columns="condition", values="is_expected", aggfunc="first")
+    if not {"forced", "baseline"} <= set(piv.columns):
         return None
+    return (piv["forced"].astype(float) - piv["baseline"].astype(float)).dropna()
 
 
-def claim_steering(ivs: Sequence[Intervention] | None, missing: str = "not run") -> Claim:
-    """Claim 2 (see the module docstring for the rule)."""
-    src = "interventions/"
+def _dose(iv: Intervention) -> tuple:
+    """The (k, factor) points a run was swept over; a single-point run is its own point."""
+    sw = iv.spec.get("sweep") or {}
+    if sw:
+        return tuple(sw.get("k") or ()), tuple(sw.get("factor") or ())
+    return (iv.spec.get("k"),), (iv.spec.get("factor", 1.0),)
+
+
+def _effect_test(part: str, d: np.ndarray, st: DecisionSettings) -> Test:
+    t = Test(part, "mean forced − baseline is_expected", n=f"n = {d.size}")
+    if d.size < st.min_samples:
+        t.note = f"{d.size} paired samples < min_samples {st.min_samples}"
+        return t
+    est, lo, hi = paired_diff_ci(d, np.zeros_like(d), n_boot=st.n_boot, alpha=st.alpha, seed=st.seed)
+    p = sign_flip_test(d, n_perm=st.n_perm, seed=st.seed)
+    t.estimate, t.interval, t.p_value = est, (lo, hi), p
+    t.passed = bool(est > 0 and lo > 0 and p < st.alpha)
+    return t
+
+
+def _ordered_ranges(ranges: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """(earliest, latest) step ranges when the earliest ends before the latest starts (whole extents)."""
+    if len(ranges) < 2:
+        return None
+    earliest = min(ranges, key=lambda r: (r[1], r[0]))
+    latest = max(ranges, key=lambda r: (r[0], r[1]))
+    return (earliest, latest) if earliest[1] <= latest[0] else None
+
+
+def claim_steering(ivs: Sequence[Intervention] | None, missing: str = "not run",
+                   settings: DecisionSettings = _DEFAULT) -> Claim:
+    """Claim 2: speech-derived control neurons steer text input, more at later steps."""
+    src, st = "interventions/", settings
     if ivs is None:
-        return _claim(2, NOT_TESTABLE, missing, source=src)
+        return _untestable(2, missing, src, st)
     cross = [iv for iv in ivs if iv.kind == "steering" and iv.spec.get("source_modality") == "speech"
              and iv.spec.get("target_modality") == "text"]
-    rows = [(iv, _effect(iv)) for iv in cross]
-    rows = [(iv, e) for iv, e in rows if e is not None and all(map(math.isfinite, e))]
+    rows = [(iv, _paired_effect(iv)) for iv in cross]
+    rows = [(iv, d) for iv, d in rows if d is not None]
     if not rows:
-        return _claim(2, NOT_TESTABLE, "no speech → text steering intervention with a forced − baseline "
-                      "effect on is_expected", source=src)
-    ranges = sorted({iv.steps for iv, _ in rows if iv.steps is not None})
+        return _untestable(2, "no speech → text steering run with per-sample forced and baseline results", src, st)
     nums = [(f"{iv.name} ({iv.steps_label}, → {lang_name(iv.spec.get('steer_to'))})",
-             f"{e[0]:+.3f} [{e[1]:+.3f}, {e[2]:+.3f}]") for iv, e in rows]
-    if ranges:
-        latest, earliest = ranges[-1], ranges[0]
-        late = [e for iv, e in rows if iv.steps == latest]
-        early = [e for iv, e in rows if iv.steps == earliest]
+             f"{d.mean():+.3f} over {d.size} samples") for iv, d in rows]
+    ranges = sorted({iv.steps for iv, _ in rows if iv.steps is not None})
+    latest = max(ranges, key=lambda r: (r[0], r[1])) if ranges else None
+    late = [(iv, d) for iv, d in rows if iv.steps == latest]
+    label = "all steps" if latest is None else f"[{latest[0]}, {latest[1]})"
+    tests = [_effect_test(f"steers at {label}: {iv.name}", d.to_numpy(), st) for iv, d in late]
+    order = _ordered_ranges(ranges)
+    part_b = Test("steers more at later steps", "late − early effect (paired per sample)")
+    if order is None:
+        part_b.note = ("needs two step ranges, the earlier ending before the later starts; got "
+                       + (", ".join(f"[{a}, {b})" for a, b in ranges) or "none"))
     else:
-        latest = earliest = None
-        late, early = [e for _, e in rows], []
-    ok_late = [e[0] > 0 and e[1] > 0 for e in late]
-    part_a = all(ok_late)
-    late_label = "all steps" if latest is None else f"[{latest[0]}, {latest[1]})"
-    reason = f"{sum(ok_late)} of {len(late)} at {late_label} have a positive effect with a CI excluding 0"
-    part_b: bool | None = None
-    if len(ranges) >= 2:
-        m_late, m_early = float(np.mean([e[0] for e in late])), float(np.mean([e[0] for e in early]))
-        part_b = m_late > m_early
-        nums += [(f"mean effect at [{earliest[0]}, {earliest[1]})", f"{m_early:+.3f}"),
-                 (f"mean effect at {late_label}", f"{m_late:+.3f}")]
-        reason += f"; mean effect {m_early:+.3f} at [{earliest[0]}, {earliest[1]}) vs {m_late:+.3f} at {late_label}"
-    else:
-        reason += "; only one step range, so 'more strongly at later steps' cannot be tested"
-    return _claim(2, _combine([part_a, part_b]), reason, nums, src)
+        e_runs = [d for iv, d in rows if iv.steps == order[0]]
+        l_runs = [d for iv, d in rows if iv.steps == order[1]]
+        doses = {_dose(iv) for iv, _ in rows if iv.steps in order}
+        if len(doses) > 1:
+            part_b.note = "the early and late runs were swept over different points (k, factor); curves differ"
+            tests.append(part_b)
+            return make_claim(2, tests, None, nums, src, st)
+        early = pd.concat(e_runs, axis=1).mean(axis=1)
+        late_m = pd.concat(l_runs, axis=1).mean(axis=1)
+        common = early.index.intersection(late_m.index)
+        part_b = _effect_test("steers more at later steps", (late_m[common] - early[common]).to_numpy(), st)
+        part_b.statistic = f"effect at [{order[1][0]}, {order[1][1]}) − effect at [{order[0][0]}, {order[0][1]})"
+        if not len(common):
+            part_b.note = "the early and late runs share no sample"
+    tests.append(part_b)
+    return make_claim(2, tests, None, nums, src, st)
 
 
-def claim_encoder_depth(df: pd.DataFrame | None, missing: str = "not run") -> Claim:
-    """Claim 3 (see the module docstring for the rule)."""
-    src = "analysis/encoder_depth.csv"
+# ------------------------------------------------------------------------------------------ claim 3
+
+def claim_encoder_depth(df: pd.DataFrame | None, missing: str = "not run", boot: pd.DataFrame | None = None,
+                        settings: DecisionSettings = _DEFAULT) -> Claim:
+    """Claim 3: encoder selectivity above chance that falls with depth."""
+    src, st = "analysis/encoder_depth.csv, analysis/encoder_depth_boot.csv", settings
     if df is None:
-        return _claim(3, NOT_TESTABLE, missing, source=src)
+        return _untestable(3, missing, src, st)
+    nums = []
     d = df[df["layer"] >= 0]
-    parts, nums, notes = [], [], []
     for (comp, mod), g in d.groupby(["component", "modality"], sort=True):
-        g = g.groupby("layer")[["share_selective", "mean_max_ap"]].mean().sort_index()
-        name = f"{comp} ({mod} input)"
-        series = {m: g[m].dropna() for m in ("share_selective", "mean_max_ap")}
-        usable = [m for m, v in series.items() if len(v) >= 3 and v.nunique() > 1]
-        if not usable:
-            n = max(len(v) for v in series.values())
-            notes.append(f"{name}: only {n} layer(s) with a value" if n < 3 else f"{name}: both metrics constant")
-            continue
-        metric = usable[0]
-        vals = series[metric]
-        rho = _spearman(vals.index.to_numpy(), vals.to_numpy())
-        v0, v1 = float(vals.iloc[0]), float(vals.iloc[-1])
-        ok = rho < 0 and v0 > v1
-        parts.append(ok)
-        nums.append((f"{name}: ρ(layer, {metric})", fnum(rho)))
-        nums.append((f"{name}: {metric} first → last layer", f"{v0:.3f} → {v1:.3f}"))
-        notes.append(f"{name} {'decreases' if ok else 'does not decrease'} with depth")
-    if not parts:
-        return _claim(3, NOT_TESTABLE, "; ".join(notes) or "no encoder layers", nums, src)
-    verdict = SUPPORTED if all(parts) else NOT_SUPPORTED
-    return _claim(3, verdict, "; ".join(notes), nums, src)
+        g = g.groupby("layer")["mean_max_ap"].mean().sort_index()
+        nums.append((f"{comp} ({mod} input): mean best AP, first → last layer",
+                     f"{g.iloc[0]:.3f} → {g.iloc[-1]:.3f} over {len(g)} layers"))
+    if boot is None or boot.empty:
+        return _untestable(3, "no bootstrap table (analysis/encoder_depth_boot.csv): the depth slope has no interval",
+                           src, st, nums)
+    tests = []
+    for r in boot.itertuples(index=False):
+        name = f"{r.component} ({r.modality} input)"
+        t = Test(name, "slope of selectivity excess per layer", n=f"{int(r.n_layers)} layers, {int(r.n_groups)} "
+                 f"sentence groups, {int(r.units_per_layer)} units per layer")
+        if not _finite(r.slope, r.slope_lo, r.slope_hi, r.first_lo) or int(r.n_layers) < 3:
+            t.note = "NaN or fewer than 3 layers"
+        elif int(r.n_groups) < st.min_samples:
+            t.note = f"fewer than {st.min_samples} sentence groups"
+        else:
+            t.estimate, t.interval = float(r.slope), (float(r.slope_lo), float(r.slope_hi))
+            above = r.first_lo > 0
+            t.passed = bool(r.slope_hi < 0 and above)
+            t.note = (f"first-layer excess {r.first_excess:+.3f} [{r.first_lo:+.3f}, {r.first_hi:+.3f}]"
+                      + ("" if above else " does not exceed chance"))
+        tests.append(t)
+    return make_claim(3, tests, None, nums, src, st)
 
 
-def claim_modality_units(df: pd.DataFrame | None, missing: str = "not run") -> Claim:
-    """Claim 4 (see the module docstring for the rule)."""
-    src = "analysis/modality_units.csv"
+# ------------------------------------------------------------------------------------------ claim 4
+
+def claim_modality_units(df: pd.DataFrame | None, missing: str = "not run",
+                         settings: DecisionSettings = _DEFAULT) -> Claim:
+    """Claim 4: modality units enriched in the cross-attention K/V projections, at every step."""
+    src, st = "analysis/modality_units.csv", settings
     if df is None:
-        return _claim(4, NOT_TESTABLE, missing, source=src)
-    g = modality_groups(df)
-    if not g["is_kv"].any():
-        return _claim(4, NOT_TESTABLE, "no cross-attention key/value sites in the table", source=src)
-    parts, nums, notes = [], [], []
-    for step in sorted_steps(g["step"]):
-        s = g[g["step"] == step]
-        kv = s[s["is_kv"]]
-        other = s[~s["is_kv"]]
-        if kv.empty or not np.isfinite(kv["enrichment"]).any():
-            notes.append(f"{step_label(step)}: no K/V units")
-            continue
-        e_kv = float(kv["enrichment"].max())
-        finite = other[np.isfinite(other["enrichment"])]
-        best_other = float(finite["enrichment"].max()) if not finite.empty else -math.inf
-        best_name = str(finite.loc[finite["enrichment"].idxmax(), "category"]) if not finite.empty else "none"
-        ok = e_kv >= 2 and e_kv > best_other
-        parts.append(ok)
-        nums.append((f"{step_label(step)}: K/V share of top-k / share of units",
-                     f"{float(kv['share_top'].sum()):.3f} / {float(kv['share_units'].sum()):.3f} (×{e_kv:.2f})"))
-        nums.append((f"{step_label(step)}: highest other enrichment", f"×{best_other:.2f} ({best_name})"))
-        notes.append(f"{step_label(step)}: ×{e_kv:.2f} {'≥ 2 and the largest' if ok else 'fails'}")
-    if not parts:
-        return _claim(4, NOT_TESTABLE, "; ".join(notes), nums, src)
-    return _claim(4, SUPPORTED if all(parts) else NOT_SUPPORTED, "; ".join(notes), nums, src)
+        return _untestable(4, missing, src, st)
+    df = df.copy()
+    if "family" not in df.columns:
+        df["family"] = "x2en"
+    if not df["site"].str.endswith(("cross_attention.k_proj", "cross_attention.v_proj", "encoder_attn.k_proj",
+                                    "encoder_attn.v_proj")).any():
+        return _untestable(4, "no cross-attention key/value sites in the table", src, st)
+    tests, nums = [], []
+    for fam, fdf in df.groupby("family", sort=True):
+        g = modality_groups(fdf)
+        for step in sorted_steps(g["step"]):
+            s = g[g["step"] == step]
+            kv, other = s[s["is_kv"]], s[~s["is_kv"]]
+            k = int(pd.to_numeric(fdf.loc[fdf["step"] == step, "k"], errors="coerce").max())
+            x, K, U = int(kv["n_top"].sum()), int(kv["n_units"].sum()), int(s["n_units"].sum())
+            t = Test(f"{fam}, {step_label(step)}", "K/V units among the top-k modality units", float(x),
+                     n=f"k = {k}, K/V {K} of U = {U} units")
+            if k < st.min_units or K == 0:
+                t.note = f"k = {k} < min_units {st.min_units}" if K else "no K/V units"
+                tests.append(t)
+                continue
+            t.p_value = enrichment_tail(x, k, K, U)
+            e_kv = (x / k) / (K / U)
+            fin = other[np.isfinite(other["enrichment"])]
+            best = float(fin["enrichment"].max()) if not fin.empty else -math.inf
+            best_name = str(fin.loc[fin["enrichment"].idxmax(), "category"]) if not fin.empty else "none"
+            t.passed = bool(t.p_value < st.alpha and e_kv > best)
+            t.note = f"enrichment ×{e_kv:.2f}; highest other ×{best:.2f} ({best_name})"
+            nums.append((f"{fam}, {step_label(step)}: K/V enrichment", f"×{e_kv:.2f} (p = {t.p_value:.3g})"))
+            tests.append(t)
+    return make_claim(4, tests, None, nums, src, st)
 
 
-def claim_concentration(df: pd.DataFrame | None, missing: str = "not run") -> Claim:
-    """Claim 5 (see the module docstring for the rule)."""
-    src = "analysis/concentration.csv"
+# ------------------------------------------------------------------------------------------ claim 5
+
+def claim_concentration(df: pd.DataFrame | None, missing: str = "not run", boot: pd.DataFrame | None = None,
+                        settings: DecisionSettings = _DEFAULT) -> Claim:
+    """Claim 5: higher decoder concentration for speech input and for jpn/cmn."""
+    src, st = "analysis/concentration.csv, analysis/concentration_boot.csv", settings
     if df is None:
-        return _claim(5, NOT_TESTABLE, missing, source=src)
-    d = df[np.isfinite(pd.to_numeric(df["gini"], errors="coerce"))]
-    scope = "text_decoder rows"
-    if (d["component"] == "text_decoder").any():
-        d = d[d["component"] == "text_decoder"]
+        return _untestable(5, missing, src, st)
+    d = df[(df["component"] == "text_decoder") & np.isfinite(pd.to_numeric(df["gini"], errors="coerce"))]
+    nums = [(f"mean Gini, {lang_name(l)}", fnum(v)) for l, v in d.groupby("lang")["gini"].mean().items()]
+    if not (d["modality"] == "text").any():
+        speech_why = "no text-input samples (a model without text input cannot compare speech with text)"
     else:
-        scope = "all rows (no text_decoder rows)"
-    cells = d.groupby(["step", "component", "lang", "modality"])["gini"].mean().reset_index()
-    nums: list[tuple[str, str]] = [("scope", scope)]
-    reasons = []
-    # (a) speech vs text, paired by (step, component, lang)
-    piv = cells.pivot_table(index=["step", "component", "lang"], columns="modality", values="gini")
-    part_a: bool | None = None
-    if {"speech", "text"} <= set(piv.columns):
-        both = piv[["speech", "text"]].dropna()
-        if not both.empty:
-            ms, mt = float(both["speech"].mean()), float(both["text"].mean())
-            part_a = ms > mt
-            nums += [("mean Gini, speech input", fnum(ms)), ("mean Gini, text input", fnum(mt)),
-                     ("cells compared (speech vs text)", str(len(both)))]
-            reasons.append(f"speech {ms:.3f} {'>' if part_a else '≤'} text {mt:.3f}")
-    if part_a is None:
-        reasons.append("no cell has both speech and text input")
-    # (b) jpn/cmn vs Latin script, paired by (step, component, modality)
-    cells["script"] = np.where(cells["lang"].isin(NON_LATIN_FOCUS), "focus",
-                               np.where(cells["lang"].isin(LATIN_SCRIPT), "latin", "other"))
-    sc = cells[cells["script"] != "other"].groupby(["step", "component", "modality", "script"])["gini"].mean()
-    sc = sc.unstack("script") if not sc.empty else pd.DataFrame()
-    part_b: bool | None = None
-    if {"focus", "latin"} <= set(sc.columns):
-        both = sc[["focus", "latin"]].dropna()
-        if not both.empty:
-            mf, ml = float(both["focus"].mean()), float(both["latin"].mean())
-            part_b = mf > ml
-            nums += [("mean Gini, jpn/cmn", fnum(mf)), ("mean Gini, Latin-script languages", fnum(ml))]
-            reasons.append(f"jpn/cmn {mf:.3f} {'>' if part_b else '≤'} Latin {ml:.3f}")
-    if part_b is None:
-        reasons.append("no cell has both jpn/cmn and a Latin-script language")
-    for lang, v in cells.groupby("lang")["gini"].mean().items():
-        nums.append((f"mean Gini, {lang_name(lang)}", fnum(v)))
-    return _claim(5, _combine([part_a, part_b]), "; ".join(reasons), nums, src)
+        speech_why = "no bootstrap row"
+    tests = []
+    for contrast, part, why in (("speech - text", "speech more concentrated than text", speech_why),
+                                ("jpn/cmn - Latin", "jpn/cmn more concentrated than Latin script", "no bootstrap row")):
+        t = Test(part, f"mean Gini {contrast.replace('-', '−')}")
+        row = None if boot is None or boot.empty else boot[boot["contrast"] == contrast]
+        tests.append(_above_zero(t, row, st, why if boot is not None else
+                                 "no bootstrap table (analysis/concentration_boot.csv)",
+                                 lambda r: f"{int(r['n_cells'])} paired cells {r['pairing']}, "
+                                           f"{int(r['n_groups'])} sentence groups"))
+    return make_claim(5, tests, None, nums, src, st)
 
 
-def evaluate_claims(data: RunData) -> list[Claim]:
-    """All five claims from a loaded run folder."""
+def evaluate_claims(data: RunData, settings: DecisionSettings | None = None) -> list[Claim]:
+    """All five claims from a loaded run folder (decision settings from its run.json by default)."""
+    st = settings or DecisionSettings.from_run(data.run)
     return [
-        claim_overlap(data.table("overlap"), data.why_missing("overlap")),
-        claim_steering(data.interventions, data.problems.get("interventions", "not run")),
-        claim_encoder_depth(data.table("encoder_depth"), data.why_missing("encoder_depth")),
-        claim_modality_units(data.table("modality_units"), data.why_missing("modality_units")),
-        claim_concentration(data.table("concentration"), data.why_missing("concentration")),
+        claim_overlap(data.table("overlap"), data.why_missing("overlap"), data.table("overlap_boot"), st),
+        claim_steering(data.interventions, data.problems.get("interventions", "not run"), st),
+        claim_encoder_depth(data.table("encoder_depth"), data.why_missing("encoder_depth"),
+                            data.table("encoder_depth_boot"), st),
+        claim_modality_units(data.table("modality_units"), data.why_missing("modality_units"), st),
+        claim_concentration(data.table("concentration"), data.why_missing("concentration"),
+                            data.table("concentration_boot"), st),
     ]

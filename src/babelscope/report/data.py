@@ -34,10 +34,19 @@ TABLES: dict[str, tuple[str, ...]] = {
     "concentration": ("step", "task", "lang", "modality", "component", "gini", "top1_share", "entropy",
                       "n_units"),
     "lorenz": ("step", "task", "lang", "modality", "component", "x", "y"),
+    # bootstrap intervals over sentences (pipeline/analysis_boot.py)
+    "overlap_boot": ("step_a", "step_b", "value_a", "value_b", "estimate", "lo", "hi", "alpha", "n_boot",
+                     "n_groups", "k"),
+    "encoder_depth_boot": ("component", "modality", "n_layers", "units_per_layer", "n_groups", "slope",
+                           "slope_lo", "slope_hi", "first_excess", "first_lo", "first_hi", "alpha", "n_boot"),
+    "concentration_boot": ("contrast", "estimate", "lo", "hi", "n_cells", "n_groups", "alpha", "n_boot", "pairing"),
 }
 STEP_COLUMNS = ("step", "step_a", "step_b")
+#: tables a run may lack without the report saying "not run" in a section (their claims say why)
+OPTIONAL_TABLES = ("overlap_boot", "encoder_depth_boot", "concentration_boot")
 RESULT_COLUMNS = ("sample_id", "condition", "task", "src_lang", "tgt_lang", "modality", "expected_lang",
-                  "text", "reference", "lid_lang", "is_expected", "expected_prob", "chrf")
+                  "text", "reference", "lid_lang", "is_expected", "expected_prob", "chrf",
+                  "point", "k", "factor", "baseline_seed")  # the last four: dose-response sweeps only
 CONDITIONS = ("unforced", "forced", "baseline")
 
 LANG_NAMES = {"eng": "English", "deu": "German", "spa": "Spanish", "fra": "French", "jpn": "Japanese",
@@ -114,6 +123,12 @@ class Intervention:
     def steps_label(self) -> str:
         st = self.steps
         return "all steps" if st is None else f"steps [{st[0]}, {st[1]})"
+
+    @property
+    def curve(self) -> list[dict[str, Any]] | None:
+        """The dose-response points of a sweep (``summary.curve``), else None."""
+        c = (self.summary or {}).get("curve")
+        return c if isinstance(c, list) and c else None
 
     def condition(self, cond: str) -> dict[str, Any] | None:
         if not self.summary:
@@ -235,7 +250,8 @@ def load_run(run_dir: str | Path) -> RunData:
     return data
 
 
-KV_SUFFIXES = ("cross_attention.k_proj", "cross_attention.v_proj")
+KV_SUFFIXES = ("cross_attention.k_proj", "cross_attention.v_proj", "encoder_attn.k_proj", "encoder_attn.v_proj")
+FAMILY_NAMES = {"x2en": "X→English", "en2x": "English→X"}
 
 
 def modality_groups(df: pd.DataFrame) -> pd.DataFrame:
@@ -243,14 +259,17 @@ def modality_groups(df: pd.DataFrame) -> pd.DataFrame:
     cross-attention key/value projections split off as ``cross-attn k/v``): n_units, n_top, the
     shares of all units and of the top-k units, and the enrichment (share of top / share of units)."""
     d = df.copy()
+    if "family" not in d.columns:  # tables written before both families were ranked: X→English only
+        d["family"] = "x2en"
+    d["family"] = d["family"].fillna("x2en").astype(str)
     kv = d["site"].str.endswith(KV_SUFFIXES)
     d["category"] = np.where(kv, d["component"].map(lambda c: COMPONENT_NAMES.get(c, c)) + ": cross-attn k/v",
                              d["component"].map(lambda c: COMPONENT_NAMES.get(c, c)) + ": " + d["group"]
                              + np.where(d["group"] == "cross_attn", " (other)", ""))
     d["is_kv"] = kv
-    g = d.groupby(["step", "category"], sort=False).agg(n_units=("n_units", "sum"), n_top=("n_top", "sum"),
-                                                       is_kv=("is_kv", "any")).reset_index()
-    tot = g.groupby("step")[["n_units", "n_top"]].transform("sum")
+    g = d.groupby(["family", "step", "category"], sort=False).agg(
+        n_units=("n_units", "sum"), n_top=("n_top", "sum"), is_kv=("is_kv", "any")).reset_index()
+    tot = g.groupby(["family", "step"])[["n_units", "n_top"]].transform("sum")
     g["share_units"] = g["n_units"] / tot["n_units"]
     g["share_top"] = g["n_top"] / tot["n_top"].where(tot["n_top"] > 0)
     g["enrichment"] = g["share_top"] / g["share_units"].where(g["share_units"] > 0)

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from babelscope.report.data import (COMPONENT_NAMES, LANG_NAMES, Intervention, modality_groups,
+from babelscope.report.data import (COMPONENT_NAMES, FAMILY_NAMES, LANG_NAMES, Intervention, modality_groups,
                                     lang_name, sorted_steps, step_key, step_label)
 
 DPI = 110
@@ -432,15 +432,18 @@ def modality_units(df: pd.DataFrame, out: str | Path) -> Path:
     """Where the top-k modality-selective units sit: per category, the share of the top-k units
     (red: cross-attention key/value projections) beside the share of all units (grey)."""
     g = modality_groups(df)
+    fams = [f for f in ("x2en", "en2x") if f in set(g["family"])] + sorted(set(g["family"]) - {"x2en", "en2x"})
+    panels = [(f, st) for f in fams for st in sorted_steps(g.loc[g["family"] == f, "step"])]
     steps = sorted_steps(g["step"])
     cats = sorted(g["category"].unique(), key=lambda c: (not c.endswith("k/v"), c))
-    ncols = min(3, len(steps))
-    nrows = math.ceil(len(steps) / ncols)
+    ncols = min(len(steps), len(panels))
+    nrows = math.ceil(len(panels) / ncols)
     fig = _new(3.8 * ncols + 1.6, (0.9 + 0.36 * len(cats)) * nrows + 0.9)
-    axes = _grid(fig, len(steps), ncols)
+    axes = _grid(fig, len(panels), ncols)
     y = np.arange(len(cats))
-    for i, (ax, step) in enumerate(zip(axes, steps)):
-        s = g[g["step"] == step].set_index("category").reindex(cats)
+    kcol = df.assign(family=df["family"] if "family" in df.columns else "x2en")
+    for i, (ax, (fam, step)) in enumerate(zip(axes, panels)):
+        s = g[(g["step"] == step) & (g["family"] == fam)].set_index("category").reindex(cats)
         top = s["share_top"].fillna(0).to_numpy()
         units = s["share_units"].fillna(0).to_numpy()
         colors = [KV_COLOR if c.endswith("k/v") else OTHER_COLOR for c in cats]
@@ -454,7 +457,8 @@ def modality_units(df: pd.DataFrame, out: str | Path) -> Path:
         ax.invert_yaxis()
         ax.set_xlim(0, min(1.0, max(top.max(initial=0), units.max(initial=0)) * 1.25 + 0.05))
         ax.set_xlabel("share")
-        ax.set_title(_t(f"{step_label(step)} (k = {int(df[df['step'] == step]['k'].max())})"))
+        k = int(kcol[(kcol["step"] == step) & (kcol["family"] == fam)]["k"].max())
+        ax.set_title(_t(f"{FAMILY_NAMES.get(fam, fam)} · {step_label(step)} (k = {k})"))
     fig.legend([Patch(color=KV_COLOR), Patch(color=OTHER_COLOR), Patch(color=UNITS_COLOR)],
                ["share of top-k units: cross-attn k/v", "share of top-k units: other", "share of all units"],
                loc="outside lower center", ncols=3, frameon=False)

@@ -28,7 +28,7 @@ from babelscope.atomic import commit_dir, remove_stale_temps, temp_name
 from babelscope.outputs import REPORT_MARKER, check_replaceable
 from babelscope.report import figures as F
 from babelscope.report.claims import (NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, Claim, evaluate_claims)
-from babelscope.report.data import (CONDITIONS, TABLES, Intervention, RunData, fnum, lang_name, load_run,
+from babelscope.report.data import (CONDITIONS, FAMILY_NAMES, TABLES, Intervention, RunData, fnum, lang_name, load_run,
                                     modality_groups, step_key, step_label)
 
 MAX_TEXT = 300
@@ -77,6 +77,17 @@ def details(summary: Any, *content: Any) -> Markup:
 def not_run(reason: str) -> Markup:
     return tag("p", tag("span", "not run", class_="badge notrun"), " ", reason, class_="notrun")
 
+
+
+def _tests_table(c: Claim) -> Markup:
+    """The tests behind one verdict: statistic, estimate, interval, p-value, counts and outcome."""
+    def num(x, fmt="{:+.4f}"):
+        return "–" if x is None else fmt.format(x)
+    rows = [(t.part, t.statistic, num(t.estimate),
+             "–" if t.interval is None else f"[{t.interval[0]:+.4f}, {t.interval[1]:+.4f}]",
+             num(t.p_value, "{:.3g}"), t.n, t.outcome()) for t in c.tests]
+    return table(["part", "statistic", "estimate", f"{100 * (1 - c.alpha):g}% interval", "p (one-sided)", "n",
+                  "outcome"], rows)
 
 def badge(verdict: str) -> Markup:
     cls = {SUPPORTED: "ok", NOT_SUPPORTED: "bad", NOT_TESTABLE: "na"}.get(verdict, "na")
@@ -270,10 +281,11 @@ class _Report:
                                      "against the share of all units; cross-attention key/value projections in red."))
             g = modality_groups(mu)
             name = self.write_table("modality_enrichment", g)
-            rows = [(step_label(r.step), r.category, r.n_units, r.n_top, fnum(r.share_units), fnum(r.share_top),
-                     fnum(r.enrichment, 2)) for r in g.itertuples()]
+            rows = [(FAMILY_NAMES.get(r.family, r.family), step_label(r.step), r.category, r.n_units, r.n_top,
+                     fnum(r.share_units), fnum(r.share_top), fnum(r.enrichment, 2)) for r in g.itertuples()]
             parts.append(details(f"Enrichment per category ({name})", table(
-                ["step", "category", "units", "top-k units", "share of units", "share of top-k", "enrichment"],
+                ["task family", "step", "category", "units", "top-k units", "share of units", "share of top-k",
+                 "enrichment"],
                 rows)))
         return join(parts)
 
@@ -381,9 +393,11 @@ class _Report:
                 effs.append("–" if not e else _ci(e.get("effect"), e.get("ci95"), mark=bool(e.get("excludes_zero"))))
             n = (iv.summary or {}).get("n_samples", "–")
             target = lang_name(s.get("steer_to")) if s.get("steer_to") else "–"
+            pv = (iv.effect("forced-baseline", "is_expected") or {}).get("p_two_sided")
             rows.append((iv.name, s.get("kind", "–"), iv.direction, target, iv.steps_label,
-                         f"{lang_name(s.get('set_label', '–'))}, k = {s.get('k', '–')}, {s.get('component', '–')}",
-                         n, *conds, *effs))
+                         f"{lang_name(s.get('set_label', '–'))}, k = {s.get('k', '–')}, {s.get('component', '–')}"
+                         + (" (sweep: headline point)" if iv.curve else ""),
+                         n, *conds, *effs, "–" if pv is None else fnum(pv, 4)))
             rec = {"name": iv.name, **{k: s.get(k) for k in ("kind", "source_modality", "target_modality", "steer_to",
                                                           "ask", "set_label", "k", "component")},
                    "steps": iv.steps_label, "n_samples": n, "problem": iv.problem}
@@ -402,10 +416,11 @@ class _Report:
         name = self.write_table("interventions", pd.DataFrame(flat))
         parts.append(tag("p", "Share of outputs in the expected language (the steered-to language for steering, "
                               "the asked target otherwise) with 95% bootstrap CIs; effects are paired differences "
-                              "over samples, * = CI excludes 0. Full table: ", tag("code", name), "."))
+                              "over samples, * = CI excludes 0; p: two-sided sign-flip permutation test of the "
+                              "paired forced − baseline differences. Full table: ", tag("code", name), "."))
         parts.append(table(["intervention", "kind", "modalities (neurons → input)", "steer to", "steps", "neuron set",
                             "samples", "unforced", "forced", "random baseline", "forced − baseline",
-                            "forced − unforced"], rows, class_="iv"))
+                            "forced − unforced", "p (forced vs baseline, sign flip)"], rows, class_="iv"))
         problems = [f"{iv.name}: {iv.problem}" for iv in ivs if iv.problem]
         if problems:
             parts.append(tag("ul", join(tag("li", p) for p in problems), class_="warn"))
@@ -418,6 +433,26 @@ class _Report:
                                      "(filled, 95% CI) and random baseline (hollow)."))
         else:
             parts.append(not_run("no steering intervention"))
+        sweeps = [iv for iv in ivs if iv.curve]
+        if sweeps:
+            from babelscope.report.figures_dose import dose_response
+            parts.append(tag("h3", "Dose–response"))
+            parts.append(self.figure("dose_response", dose_response, ivs,
+                                     "Steering at each swept set size (or value factor): share of outputs in the "
+                                     "steered-to language when forced (95% CI of the paired effect against the "
+                                     "baselines' mean) over the range of the random-unit baselines (each drawn "
+                                     "with its own seed, forced at the same size, steps and factor)."))
+            prow = []
+            for iv in sweeps:
+                for pt in iv.curve:
+                    b = pt.get("baseline_shares") or []
+                    prow.append((iv.name, iv.steps_label, pt.get("k"), fnum(pt.get("factor"), 2),
+                                 fnum(pt.get("forced_share")), f"{fnum(min(b))}–{fnum(max(b))}" if b else "–",
+                                 _ci(pt.get("effect"), pt.get("ci"), mark=bool((pt.get("ci") or [0])[0] > 0)),
+                                 fnum(pt.get("p_value"), 4), pt.get("n")))
+            parts.append(details("Sweep points", table(
+                ["intervention", "steps", "k", "factor", "forced share", "baselines (range)",
+                 "forced − baselines (95% CI)", "p (sign flip)", "n"], prow)))
         parts.append(tag("h3", "Example generations"))
         for iv in ivs:
             parts.append(self.examples(iv))
@@ -441,17 +476,19 @@ class _Report:
             ["sample", "condition", "task", "expected", "identified", "generated text", "reference"], rows,
             class_="gen"))
 
-    def section_claims(self, claims: list[Claim]) -> Markup:
+    def section_claims(self, claims: list[Claim]) -> Markup:  # noqa: D102
         parts = [tag("h2", "Claims", id="claims"),
-                 tag("p", "Each claim of the paper (METHODS §10) judged from this run's own numbers by a fixed rule. "
-                          "Missing data are never turned into a verdict: they give “not testable here”. A claim with "
-                          "several parts is not supported as soon as one tested part fails, and supported only when "
-                          "every part was tested and passed.")]
+                 tag("p", "Each claim of the paper (METHODS §10) decided from this run's own numbers by a stated test "
+                          f"at level α = {claims[0].alpha:g} (one-sided p-values; intervals at 1 − α). Missing, NaN or "
+                          "too-small inputs are never turned into a verdict: they give “not testable here”. A claim "
+                          "with several parts is not supported as soon as one tested part fails, and supported only "
+                          "when every part was tested and passed.")]
         for c in claims:
             parts.append(tag("div",
                              tag("h3", f"Claim {c.number} ", badge(c.verdict)),
                              tag("p", tag("strong", c.claim)),
                              tag("p", c.reason),
+                             _tests_table(c) if c.tests else Markup(""),
                              kv_table(c.numbers) if c.numbers else Markup(""),
                              tag("p", tag("strong", "Rule: "), c.rule, " Source: ", tag("code", c.source), class_="rule"),
                              class_="claim", id=f"claim-{c.number}"))
