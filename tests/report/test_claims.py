@@ -18,10 +18,12 @@ LANGS = ("deu", "fra", "spa", "jpn", "cmn")
 
 # ------------------------------------------------------------------------------------------ claim 1
 
-def _overlap(counts: dict[int, int], k: int = 100, u: int = 20000) -> pd.DataFrame:
-    return pd.DataFrame([{"analysis": "source_language", "step": str(s), "speech_label": l, "text_label": l, "k": k,
-                          "n_candidates": u, "count": c, "jaccard": 0.0, "overlap_coef": 0.0, "chance": k * k / u}
-                         for s, c in counts.items() for l in LANGS])
+def _overlap(counts: dict[int, int], k: int = 100, u: int = 20000, off: int = 0) -> pd.DataFrame:
+    """Every speech × text cell: ``counts[step]`` on the diagonal, ``off`` elsewhere."""
+    return pd.DataFrame([{"analysis": "source_language", "step": str(s), "speech_label": a, "text_label": b, "k": k,
+                          "n_candidates": u, "count": c if a == b else off, "jaccard": 0.0, "overlap_coef": 0.0,
+                          "chance": k * k / u}
+                         for s, c in counts.items() for a in LANGS for b in LANGS])
 
 
 def _overlap_boot(rows, n_groups=40):
@@ -43,6 +45,16 @@ def test_claim1_overlap_p_value_is_the_exact_tail_of_summed_hypergeometrics():
     assert overlap_tail([2, 2], 3, 10) == pytest.approx(np.mean(np.array(sims) >= 4), abs=0.01)
 
 
+def test_diagonal_tail_is_the_share_of_label_pairings_at_least_as_aligned():
+    from itertools import permutations
+
+    from babelscope.analysis.stats import diagonal_tail
+    m = np.array([[5, 1, 2, 0], [0, 4, 1, 1], [2, 2, 3, 0], [1, 0, 1, 2]])
+    sums = [sum(m[i, p[i]] for i in range(4)) for p in permutations(range(4))]
+    assert diagonal_tail(m) == pytest.approx(np.mean(np.array(sums) >= np.trace(m)))
+    assert diagonal_tail(np.eye(5) * 3) == pytest.approx(1 / 120)        # the smallest p with 5 labels
+
+
 def test_claim1_verdicts():
     strong = _overlap({2: 40, 7: 20, 12: 10})
     falls = _overlap_boot([(7, 0.2, 0.12, 0.28), (12, 0.3, 0.2, 0.4)])
@@ -57,6 +69,9 @@ def test_claim1_verdicts():
     c = C.claim_overlap(at_chance, boot=falls)
     assert c.verdict == NOT_SUPPORTED and c.tests[0].p_value > 0.05
     # NaN counts: missing data, not a verdict
+    # far above chance, but other languages' sets overlap as much: not language-specific
+    c = C.claim_overlap(_overlap({2: 40, 7: 20, 12: 10}, off=40), boot=falls)
+    assert c.verdict == NOT_SUPPORTED and c.tests[1].p_value == 1.0
     nan = strong.copy()
     nan.loc[0, "count"] = np.nan
     assert C.claim_overlap(nan, boot=falls).verdict == NOT_TESTABLE
@@ -93,6 +108,17 @@ def test_claim2_planted_effects_are_supported_with_covering_intervals():
     assert lo < 0.60 < hi and part_a.p_value < 0.001          # planted 0.65 - 0.05
     lo, hi = part_b.interval
     assert lo < 0.35 < hi                                      # planted 0.60 - 0.25
+
+
+def test_claim2_counts_sentence_groups_not_samples():
+    """400 samples from 10 sentences (40 languages each) are 10 clusters: below min_samples."""
+    n = 400
+    early = _steer("early", [1, 3], _bern(0.30, n, 1), _bern(0.05, n, 2))
+    late = _steer("late", [3, 12], _bern(0.65, n, 3), _bern(0.05, n, 4))
+    for iv in (early, late):
+        iv.results["group"] = [f"g{int(s[1:]) % 10}" for s in iv.results["sample_id"]]
+    c = C.claim_steering([early, late])
+    assert c.verdict == NOT_TESTABLE and "10 sentence groups < min_samples 20" in c.tests[0].note
 
 
 def test_claim2_degenerate_inputs_are_never_supported():

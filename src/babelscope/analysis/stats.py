@@ -10,6 +10,9 @@ Every function returns numbers, never a verdict: the rules that turn them into v
   k selected units: ``P(X >= x)``.
 * :func:`sign_flip_test` — paired permutation test of a mean difference: under the null the sign
   of every per-sample difference is exchangeable; ``p = (1 + #{mean(s d) >= mean(d)}) / (1 + n_perm)``.
+* :func:`diagonal_tail` — label-permutation test of a square overlap matrix: is the diagonal (same
+  label in both modalities) larger than under a random pairing of the labels? ``P(Σ_i M[i, π(i)] >=
+  Σ_i M[i, i])`` over all permutations π (exact up to 8 labels, else sampled), the identity included.
 * :func:`slope` — least-squares slope of y on x.
 """
 
@@ -70,6 +73,25 @@ def sign_flip_test(d: Sequence[float] | np.ndarray, *, n_perm: int = 10_000, see
         hits += int((np.abs(m_) >= abs(obs) - 1e-12).sum() if two_sided else (m_ >= obs - 1e-12).sum())
         done += m
     return float((1 + hits) / (1 + n_perm))
+
+
+def diagonal_tail(matrix: np.ndarray, *, n_perm: int = 20_000, seed: int = 0) -> float:
+    """Permutation p-value of the diagonal sum of a square matrix (see the module docstring)."""
+    from itertools import permutations
+
+    m = np.asarray(matrix, dtype=float)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 2 or not np.isfinite(m).all():
+        raise ConfigError(f"diagonal test: need a finite square matrix of at least 2 labels, got shape {m.shape}")
+    n = m.shape[0]
+    obs = np.trace(m)
+    rows = np.arange(n)
+    if n <= 8:
+        perms = np.array(list(permutations(range(n))))
+    else:
+        rng = np.random.default_rng(seed)
+        perms = np.vstack([np.arange(n)] + [rng.permutation(n) for _ in range(n_perm)])
+    sums = m[rows[None, :], perms].sum(axis=1)
+    return float(np.mean(sums >= obs - 1e-9))
 
 
 def slope(x: Sequence[float], y: Sequence[float]) -> float:

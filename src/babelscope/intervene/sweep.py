@@ -9,7 +9,9 @@ the same positions and steps. The unforced model runs once. All conditions share
 Per point the summary gives the forced share of outputs in the expected (steered-to) language, each
 baseline's share (the random band is their range), and the paired per-sample effect
 ``d = is_expected(forced) − mean over baselines of is_expected(baseline)`` with its bootstrap interval
-and one-sided sign-flip p-value. ``results.parquet`` has one row per sample × condition × point, with
+and one-sided sign-flip p-value, and the share of empty outputs (a forcing that breaks generation).
+The headline point's ``conditions`` and ``effects`` use the first baseline seed, as a single
+intervention does; the curve uses the mean over all seeds. ``results.parquet`` has one row per sample × condition × point, with
 columns ``point``, ``k``, ``factor`` and ``baseline_seed`` (−1 for forced and unforced rows).
 """
 
@@ -105,8 +107,13 @@ def run_sweep(adapter, samples: Sequence[TaskSample], expertise, *, label: str, 
         est, lo, hi = paired_diff_ci(d, np.zeros_like(d), n_boot=n_boot, alpha=alpha, seed=i)
         pt = table[table["point"] == i]
         base = pt[pt["condition"] == "baseline"].groupby("baseline_seed")["is_expected"].mean()
+        empty = pt["text"].fillna("").str.strip() == ""
+        fm = pt["condition"] == "forced"
         curve.append({"point": i, "k": k, "factor": f,
-                      "forced_share": float(pt.loc[pt["condition"] == "forced", "is_expected"].mean()),
+                      "forced_share": float(pt.loc[fm, "is_expected"].mean()),
+                      # a forcing that breaks generation: outputs with no text, and the quality that is left
+                      "forced_empty_share": float(empty[fm].mean()), "baseline_empty_share": float(empty[~fm].mean()),
+                      "forced_chrf": float(pt.loc[fm, "chrf"].mean()) if pt.loc[fm, "chrf"].notna().any() else None,
                       "baseline_shares": [float(v) for v in base.to_numpy()],
                       "effect": est, "ci": [lo, hi], "p_value": sign_flip_test(d, n_perm=n_perm, seed=i),
                       "n": int(d.size)})
@@ -119,7 +126,7 @@ def run_sweep(adapter, samples: Sequence[TaskSample], expertise, *, label: str, 
         **summarize_conditions(head, n_boot=n_boot), "headline": {"k": hk, "factor": hf, "point": hp},
         "sweep": {"k": [int(k) for k in ks], "factor": [float(f) for f in factors], "n_baselines": n_baselines,
                   "baseline_seeds": [baseline_seed + b for b in range(n_baselines)], "alpha": alpha},
-        "forcing": forcings[0][1].describe(), "steer_to": steer_to, "n_samples": len(samples),
+        "forcing": forcings[hp][1].describe(), "steer_to": steer_to, "n_samples": len(samples),
         "unforced_share": float(table.loc[table["condition"] == "unforced", "is_expected"].mean()),
         "curve": curve, "lid_langs": list(lid_langs) if lid_langs else None, "model": adapter.describe(),
         "threads": n_threads, "seconds": round(time.time() - t0, 1)}

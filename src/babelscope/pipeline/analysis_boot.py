@@ -8,8 +8,9 @@ the statistics whose sampling error needs the responses themselves (docs/report.
   units; with the full data the pool contains the selected sets, so the estimate is exact, and
   docs/report.md quotes the simulation that checks the intervals' coverage.
 * ``encoder_depth_boot``: claim 3's slope over layers of the selectivity excess (mean over units of
-  the best AP over languages, minus the same under permuted labels: chance), on a seeded sample of
-  ``units_per_layer`` units per layer, re-ranked in every replicate.
+  the best AP over languages, minus the same under permuted labels: chance, recomputed under every
+  replicate's weights), on a seeded sample of ``units_per_layer`` units per layer, re-ranked in every
+  replicate.
 * ``concentration_boot``: claim 5's contrasts of the decoder-stream Gini: speech − text paired
   within (step, task family, language) and jpn/cmn − Latin script within (step, task, modality).
 """
@@ -136,7 +137,7 @@ def overlap_boot(jobs: dict[RankJob, Expertise], store, *, k: int, mode: str, co
 
 
 def encoder_depth_boot(jobs: dict[RankJob, Expertise], store, *, n_boot: int, seed: int, alpha: float,
-                       units_per_layer: int = 128, n_perm: int = 5) -> pd.DataFrame:
+                       units_per_layer: int = 128, n_perm: int = 2) -> pd.DataFrame:
     """Bootstrap of claim 3's depth slope of the selectivity excess, per encoder."""
     out = []
     rng = np.random.default_rng(seed)
@@ -162,10 +163,12 @@ def encoder_depth_boot(jobs: dict[RankJob, Expertise], store, *, n_boot: int, se
             w = np.vstack([np.ones(len(lab))] + list(group_weights(groups, n_boot, seed)))
             sr = SortedResponses(x)
             best = np.max([sr.ap(lab == c, w) for c in range(len(an.label_names))], axis=0)   # [B+1, m]
-            chance = np.mean([np.max([sr.ap(perm == c, w[:1]) for c in range(len(an.label_names))], axis=0)
-                              for perm in (rng.permutation(lab) for _ in range(n_perm))], axis=0)[0]  # [m]
+            # chance under each replicate's own weights: duplicated samples inflate the best AP of every
+            # unit, selective or not, and the same inflation then leaves the excess
+            chance = np.mean([np.max([sr.ap(perm == c, w) for c in range(len(an.label_names))], axis=0)
+                              for perm in (rng.permutation(lab) for _ in range(n_perm))], axis=0)  # [B+1, m]
             lay = units["layer"].to_numpy()
-            excess = np.stack([(best[:, lay == l] - chance[lay == l]).mean(axis=1) for l in layers], axis=1)
+            excess = np.stack([(best[:, lay == l] - chance[:, lay == l]).mean(axis=1) for l in layers], axis=1)
             slopes = np.array([slope(layers, e) for e in excess])
             s_lo, s_hi = quantile_interval(slopes[1:], alpha)
             f_lo, f_hi = quantile_interval(excess[1:, 0], alpha)

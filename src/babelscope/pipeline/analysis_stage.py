@@ -42,10 +42,12 @@ def ap_summary(jobs: dict[RankJob, Expertise], k: int) -> pd.DataFrame:
     rows = []
     for job, exp in jobs.items():
         base = exp.meta.get("base_rates") or exp.meta["analysis"]["base_rates"]
-        t = exp.table
+        # language analyses per step: the decoder stream (K/V units have one value for every step);
+        # the modality analysis and the encoder view: every unit ranked
+        comp = "all" if job.step == "encoder" or job.analysis == "modality" else "text_decoder"
         for label in exp.labels:
-            ap = np.sort(t.loc[t["label"].astype(str) == label, "ap"].to_numpy())[::-1]
-            kk = _k(exp, label, k, "all")
+            ap = np.sort(candidates(exp.table, comp, label)["ap"].to_numpy())[::-1]
+            kk = _k(exp, label, k, comp)
             # the modality analysis has one row per task family: its modality column names the family
             mod = (job.family or "x2en") if job.analysis == "modality" else job.modality
             rows.append({"analysis": job.analysis, "modality": mod, "step": job.step, "label": label,

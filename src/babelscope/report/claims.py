@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from babelscope.analysis.stats import enrichment_tail, overlap_tail, sign_flip_test
+from babelscope.analysis.stats import diagonal_tail, enrichment_tail, overlap_tail, sign_flip_test
 from babelscope.evaluate import paired_diff_ci
 from babelscope.models.langcodes import LATIN_SCRIPT, NON_LATIN_FOCUS
 from babelscope.report.data import (Intervention, RunData, fnum, is_numeric_step, lang_name, modality_groups,
@@ -83,7 +83,22 @@ def claim_overlap(df: pd.DataFrame | None, missing: str = "not run", boot: pd.Da
     above = Test("above chance at the first step", f"Σ_L overlap at step {first}", float(counts[f].sum()),
                  p_value=p, n=f"{n_lab} languages, k = {kk}, U = {uu}, chance {n_lab * kk * kk / uu:.2f}",
                  passed=p < st.alpha)
-    tests = [above]
+    # language-specific: the same language's sets overlap more than other languages' sets do
+    full = df[(df["analysis"] == "source_language") & (df["step"] == first)]
+    mat = full.pivot_table(index="speech_label", columns="text_label", values="count", aggfunc="first")
+    labs = [l for l in mat.index if l in mat.columns]
+    specific = Test("language-specific at the first step", "Σ diagonal vs random pairings of the languages",
+                    float(np.trace(mat.loc[labs, labs].to_numpy())) if labs else None,
+                    n=f"{len(labs)} languages, mean off-diagonal "
+                      f"{(mat.loc[labs, labs].to_numpy().sum() - np.trace(mat.loc[labs, labs].to_numpy())) / max(len(labs) * (len(labs) - 1), 1):.2f}")
+    if len(labs) < 2 or not np.isfinite(mat.loc[labs, labs].to_numpy(dtype=float)).all():
+        specific.note = "needs the full speech × text overlap matrix of two or more languages"
+    else:
+        specific.p_value = diagonal_tail(mat.loc[labs, labs].to_numpy(dtype=float), seed=st.seed)
+        specific.passed = specific.p_value < st.alpha
+        if math.factorial(len(labs)) * st.alpha < 1 and not specific.passed:
+            specific.note = f"{len(labs)} languages allow p ≥ 1/{len(labs)}!"
+    tests = [above, specific]
     if boot is None or boot.empty:
         tests.append(Test("falls after the first step", "first − later overlap / k", None,
                           note="no bootstrap table (analysis/overlap_boot.csv)"))
@@ -99,17 +114,23 @@ def claim_overlap(df: pd.DataFrame | None, missing: str = "not run", boot: pd.Da
 # ------------------------------------------------------------------------------------------ claim 2
 
 def _paired_effect(iv: Intervention) -> pd.Series | None:
-    """Per-sample forced − baseline is_expected (index: sample_id), or None without results."""
+    """Per-sample forced − baseline is_expected (index: group, sample_id), or None without results.
+    Samples of one sentence group are one cluster; without a group column each sample is its own."""
     r = iv.results
     if r is None or not {"sample_id", "condition", "is_expected"} <= set(r.columns):
         return None
     if "point" in r.columns:  # a dose-response sweep: the curve's mean height over its points, per sample
         from babelscope.intervene.sweep import sweep_effects
-        return sweep_effects(r).groupby(level="sample_id").mean().dropna()
-    piv = r.pivot_table(index="sample_id", columns="condition", values="is_expected", aggfunc="first")
-    if not {"forced", "baseline"} <= set(piv.columns):
-        return None
-    return (piv["forced"].astype(float) - piv["baseline"].astype(float)).dropna()
+        d = sweep_effects(r).groupby(level="sample_id").mean().dropna()
+    else:
+        piv = r.pivot_table(index="sample_id", columns="condition", values="is_expected", aggfunc="first")
+        if not {"forced", "baseline"} <= set(piv.columns):
+            return None
+        d = (piv["forced"].astype(float) - piv["baseline"].astype(float)).dropna()
+    group = r.drop_duplicates("sample_id").set_index("sample_id")["group"] if "group" in r.columns else None
+    g = d.index.to_series() if group is None else group.reindex(d.index).fillna(d.index.to_series()).astype(str)
+    return pd.Series(d.to_numpy(), index=pd.MultiIndex.from_arrays([g.to_numpy(), d.index], names=["group",
+                                                                                                  "sample_id"]))
 
 
 def _dose(iv: Intervention) -> tuple:
@@ -120,10 +141,13 @@ def _dose(iv: Intervention) -> tuple:
     return (iv.spec.get("k"),), (iv.spec.get("factor", 1.0),)
 
 
-def _effect_test(part: str, d: np.ndarray, st: DecisionSettings) -> Test:
-    t = Test(part, "mean forced − baseline is_expected", n=f"n = {d.size}")
+def _effect_test(part: str, per_sample: pd.Series, st: DecisionSettings) -> Test:
+    """Paired test on sentence groups: the per-sample differences are averaged within each group (the
+    resampling and sign-flip unit), so the samples of one sentence in several languages count once."""
+    d = per_sample.groupby(level="group").mean().to_numpy(dtype=float)
+    t = Test(part, "mean forced − baseline is_expected", n=f"{d.size} sentence groups, {per_sample.size} samples")
     if d.size < st.min_samples:
-        t.note = f"{d.size} paired samples < min_samples {st.min_samples}"
+        t.note = f"{d.size} sentence groups < min_samples {st.min_samples}"
         return t
     est, lo, hi = paired_diff_ci(d, np.zeros_like(d), n_boot=st.n_boot, alpha=st.alpha, seed=st.seed)
     p = sign_flip_test(d, n_perm=st.n_perm, seed=st.seed)
@@ -154,12 +178,13 @@ def claim_steering(ivs: Sequence[Intervention] | None, missing: str = "not run",
     if not rows:
         return _untestable(2, "no speech → text steering run with per-sample forced and baseline results", src, st)
     nums = [(f"{iv.name} ({iv.steps_label}, → {lang_name(iv.spec.get('steer_to'))})",
-             f"{d.mean():+.3f} over {d.size} samples") for iv, d in rows]
+             f"{d.mean():+.3f} over {d.size} samples"
+             + (f" (mean over the sweep's k = {', '.join(map(str, _dose(iv)[0]))})" if iv.curve else "")) for iv, d in rows]
     ranges = sorted({iv.steps for iv, _ in rows if iv.steps is not None})
     latest = max(ranges, key=lambda r: (r[0], r[1])) if ranges else None
     late = [(iv, d) for iv, d in rows if iv.steps == latest]
     label = "all steps" if latest is None else f"[{latest[0]}, {latest[1]})"
-    tests = [_effect_test(f"steers at {label}: {iv.name}", d.to_numpy(), st) for iv, d in late]
+    tests = [_effect_test(f"steers at {label}: {iv.name}", d, st) for iv, d in late]
     order = _ordered_ranges(ranges)
     part_b = Test("steers more at later steps", "late − early effect (paired per sample)")
     if order is None:
@@ -176,7 +201,7 @@ def claim_steering(ivs: Sequence[Intervention] | None, missing: str = "not run",
         early = pd.concat(e_runs, axis=1).mean(axis=1)
         late_m = pd.concat(l_runs, axis=1).mean(axis=1)
         common = early.index.intersection(late_m.index)
-        part_b = _effect_test("steers more at later steps", (late_m[common] - early[common]).to_numpy(), st)
+        part_b = _effect_test("steers more at later steps", late_m[common] - early[common], st)
         part_b.statistic = f"effect at [{order[1][0]}, {order[1][1]}) − effect at [{order[0][0]}, {order[0][1]})"
         if not len(common):
             part_b.note = "the early and late runs share no sample"
@@ -254,7 +279,8 @@ def claim_modality_units(df: pd.DataFrame | None, missing: str = "not run",
             best = float(fin["enrichment"].max()) if not fin.empty else -math.inf
             best_name = str(fin.loc[fin["enrichment"].idxmax(), "category"]) if not fin.empty else "none"
             t.passed = bool(t.p_value < st.alpha and e_kv > best)
-            t.note = f"enrichment ×{e_kv:.2f}; highest other ×{best:.2f} ({best_name})"
+            t.note = f"enrichment ×{e_kv:.2f}; " + (f"highest other ×{best:.2f} ({best_name})" if best > 0 else
+                                                     "no other category holds a top-k unit")
             nums.append((f"{fam}, {step_label(step)}: K/V enrichment", f"×{e_kv:.2f} (p = {t.p_value:.3g})"))
             tests.append(t)
     return make_claim(4, tests, None, nums, src, st)

@@ -44,7 +44,7 @@ TABLES: dict[str, tuple[str, ...]] = {
 STEP_COLUMNS = ("step", "step_a", "step_b")
 #: tables a run may lack without the report saying "not run" in a section (their claims say why)
 OPTIONAL_TABLES = ("overlap_boot", "encoder_depth_boot", "concentration_boot")
-RESULT_COLUMNS = ("sample_id", "condition", "task", "src_lang", "tgt_lang", "modality", "expected_lang",
+RESULT_COLUMNS = ("sample_id", "group", "condition", "task", "src_lang", "tgt_lang", "modality", "expected_lang",
                   "text", "reference", "lid_lang", "is_expected", "expected_prob", "chrf",
                   "point", "k", "factor", "baseline_seed")  # the last four: dose-response sweeps only
 CONDITIONS = ("unforced", "forced", "baseline")

@@ -30,7 +30,8 @@ def dose_response(ivs: Sequence[Intervention], out: str | Path) -> Path:
         return _no_data(out, "no dose-response sweep")
     panels = sorted({(iv.direction, str(iv.spec.get("steer_to"))) for iv in sw})
     ncols = min(3, len(panels))
-    fig = _new(4.4 * ncols + 0.6, 3.9 * ((len(panels) + ncols - 1) // ncols) + 0.7)
+    fig = _new(max(7.0, 4.6 * ncols + 0.6), 3.9 * ((len(panels) + ncols - 1) // ncols) + 0.8)
+    top = 0.0
     axes = _grid(fig, len(panels), ncols, sharey=True)
     for ax, (direction, lang) in zip(axes, panels):
         sub = sorted([iv for iv in sw if (iv.direction, str(iv.spec.get("steer_to"))) == (direction, lang)],
@@ -50,10 +51,10 @@ def dose_response(ivs: Sequence[Intervention], out: str | Path) -> Path:
             ax.plot(x, mean_b, color=col, lw=1, ls=":")
             err = np.vstack([forced - (mean_b + ci[:, 0]), (mean_b + ci[:, 1]) - forced]).clip(min=0)
             ax.errorbar(x, forced, yerr=err, color=col, marker="o", ms=4, capsize=2.5, lw=1.5)
+            top = max(top, float(np.nanmax(np.r_[forced + err[1], hi])))
             if key == "k":
                 ax.set_xscale("log")
             ax.set_xlabel(xlabel)
-        ax.set_ylim(-0.02, 1.02)
         src, _, tgt = direction.partition(" → ")
         ax.set_title(_t(f"→ {lang_name(lang)}: neurons from {src} input, generating from {tgt} input"), fontsize=9)
         ax.grid(color="#e5e5e5")
@@ -62,9 +63,11 @@ def dose_response(ivs: Sequence[Intervention], out: str | Path) -> Path:
             ax.set_ylabel("share in steered-to language")
         ax.legend([Line2D([], [], color=f"C{j % 10}", marker="o") for j in range(len(sub))],
                   [iv.steps_label for iv in sub], fontsize=7, loc="upper left", frameon=False)
+    for ax in axes:  # small effects stay visible: the axis ends just above the largest value
+        ax.set_ylim(-0.02, min(1.02, max(0.1, top * 1.2 + 0.02)))
     fig.legend([Line2D([], [], color="black", marker="o"), Patch(color="black", alpha=0.18),
                 Line2D([], [], color="black", ls=":")],
-               ["forced (95% CI of the paired effect, around the baseline mean)", "random baselines (range)",
-                "random baselines (mean)"], loc="outside lower center", ncols=3, frameon=False, fontsize=8)
+               ["forced (95% CI of the paired effect)", "random baselines: range", "random baselines: mean"],
+               loc="outside lower center", ncols=3, frameon=False, fontsize=8)
     _suptitle(fig, "Dose–response of steering against random-unit baselines")
     return _save(fig, out)

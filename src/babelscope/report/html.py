@@ -82,7 +82,9 @@ def not_run(reason: str) -> Markup:
 def _tests_table(c: Claim) -> Markup:
     """The tests behind one verdict: statistic, estimate, interval, p-value, counts and outcome."""
     def num(x, fmt="{:+.4f}"):
-        return "–" if x is None else fmt.format(x)
+        if x is None:
+            return "–"
+        return str(int(x)) if fmt == "{:+.4f}" and float(x).is_integer() and abs(x) >= 1 else fmt.format(x)
     rows = [(t.part, t.statistic, num(t.estimate),
              "–" if t.interval is None else f"[{t.interval[0]:+.4f}, {t.interval[1]:+.4f}]",
              num(t.p_value, "{:.3g}"), t.n, t.outcome()) for t in c.tests]
@@ -356,13 +358,16 @@ class _Report:
             parts.append(self.figure("gini", F.gini_heatmaps, co,
                                      "Gini coefficient (mean over tasks) by language and input modality, one "
                                      "panel per component and step."))
-            g = co.groupby(["lang", "modality"]).agg(gini=("gini", "mean"), top1_share=("top1_share", "mean"),
-                                                     entropy=("entropy", "mean"), rows=("gini", "size")).reset_index()
+            paired = co[co["task"] != "asr"]  # asr has no text side: the speech/text columns compare like with like
+            g = paired.groupby(["component", "lang", "modality"]).agg(
+                gini=("gini", "mean"), top1_share=("top1_share", "mean"), entropy=("entropy", "mean"),
+                rows=("gini", "size")).reset_index()
             name = self.write_table("concentration_by_language", g)
-            parts.append(details(f"Mean over steps, tasks and components ({name})", table(
-                ["language", "modality", "Gini", "top-1% share", "entropy", "rows"],
-                [(lang_name(r.lang), r.modality, fnum(r.gini), fnum(r.top1_share), fnum(r.entropy), r.rows)
-                 for r in g.itertuples()])))
+            parts.append(details(f"Mean over steps and tasks with both input modalities, per component ({name}); "
+                                 "claim 5's tests pair speech with text within step, task family and language",
+                                 table(["component", "language", "modality", "Gini", "top-1% share", "entropy", "rows"],
+                                       [(r.component, lang_name(r.lang), r.modality, fnum(r.gini), fnum(r.top1_share),
+                                         fnum(r.entropy), r.rows) for r in g.itertuples()])))
         lo = self.data.table("lorenz")
         parts.append(tag("h3", "Lorenz curves"))
         if lo is None:
@@ -449,10 +454,17 @@ class _Report:
                     prow.append((iv.name, iv.steps_label, pt.get("k"), fnum(pt.get("factor"), 2),
                                  fnum(pt.get("forced_share")), f"{fnum(min(b))}–{fnum(max(b))}" if b else "–",
                                  _ci(pt.get("effect"), pt.get("ci"), mark=bool((pt.get("ci") or [0])[0] > 0)),
-                                 fnum(pt.get("p_value"), 4), pt.get("n")))
+                                 fnum(pt.get("p_value"), 4), fnum(pt.get("forced_empty_share")),
+                                 fnum(pt.get("forced_chrf"), 1), pt.get("n")))
+            broken = [f"{iv.name}, k = {pt.get('k')}, factor {fnum(pt.get('factor'), 2)}: "
+                      f"{100 * pt['forced_empty_share']:.0f}% of the forced outputs are empty — the forcing breaks "
+                      "generation at this point, and its share in the steered-to language is 0 for that reason"
+                      for iv in sweeps for pt in iv.curve if (pt.get("forced_empty_share") or 0) > 0.5]
+            if broken:
+                parts.append(tag("ul", join(tag("li", b) for b in broken), class_="warn"))
             parts.append(details("Sweep points", table(
                 ["intervention", "steps", "k", "factor", "forced share", "baselines (range)",
-                 "forced − baselines (95% CI)", "p (sign flip)", "n"], prow)))
+                 "forced − baselines (95% CI)", "p (sign flip)", "empty forced outputs", "forced chrF++", "n"], prow)))
         parts.append(tag("h3", "Example generations"))
         for iv in ivs:
             parts.append(self.examples(iv))

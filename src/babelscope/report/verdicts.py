@@ -37,7 +37,8 @@ RULES = {
        "overlap / k has a bootstrap interval over sentences (sets re-selected per replicate, "
        "analysis/overlap_boot.csv) with its lower end > 0. Needs ≥ min_samples sentence groups.",
     2: "Speech → text steering runs: the per-sample forced − random-baseline difference in is_expected (output "
-       "identified as the steered-to language). (a) At the latest step range every run has an effect > 0 with "
+       "identified as the steered-to language); for a dose-response sweep, averaged over the sweep's points "
+       "(the curve's mean height above its random baselines). (a) At the latest step range every run has an effect > 0 with "
        "its paired bootstrap interval above 0 and a one-sided sign-flip permutation p < α, on ≥ min_samples "
        "samples. (b) The latest range steers more than the earliest (ranges ordered by their whole extent: "
        "the earlier one ends before the later one starts): the paired per-sample late − early difference of "
@@ -90,7 +91,8 @@ class Test:
     def describe(self) -> str:
         bits = [self.statistic]
         if self.estimate is not None:
-            bits.append(f"= {self.estimate:+.4f}")
+            e = self.estimate
+            bits.append(f"= {int(e)}" if float(e).is_integer() and abs(e) >= 1 else f"= {e:+.4f}")
         if self.interval is not None:
             bits.append(f"[{self.interval[0]:+.4f}, {self.interval[1]:+.4f}]")
         if self.p_value is not None:
