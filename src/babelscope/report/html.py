@@ -162,7 +162,7 @@ details{margin:.4rem 0 1rem}summary{cursor:pointer;color:#0b5cad}
 ul.headline li{margin:.15rem 0}
 .ci{display:block;color:#555;font-size:.78rem;white-space:nowrap}
 .grid{display:flex;flex-wrap:wrap;gap:0 2.5rem;align-items:flex-start}
-table.iv{font-size:.8rem}
+table.iv{font-size:.8rem;display:block;overflow-x:auto}
 """
 
 CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'none'; "
