@@ -17,6 +17,7 @@ import pandas as pd
 
 from babelscope.config import RunConfig
 from babelscope.errors import BabelscopeError, ConfigError
+from babelscope.rank import select
 
 _ENCODERS = {"speech": "speech_encoder", "text": "text_encoder"}
 
@@ -50,10 +51,6 @@ def planned_samples(cfg: RunConfig, corpus) -> pd.DataFrame:
     samples = build_task_samples(corpus, cfg.record.tasks, pivot=c.pivot, langs=c.langs,
                                  split=None if demo else c.split, max_groups=None if demo else c.max_groups)
     return pd.DataFrame([s.to_row() for s in samples])
-
-
-#: set components that contain encoder-stream units (babelscope.rank.select)
-ENCODER_STREAM_COMPONENTS = ("speech_encoder", "text_encoder", "decoder_kv", "decoder_all")
 
 
 def _units(sites, component: str) -> int:
@@ -117,7 +114,7 @@ def _intervention_problems(cfg: RunConfig, sites, table: pd.DataFrame | None, an
             p = _k_problem(what, k, run.component, sites)
             if p:
                 problems.append(p)
-        if run.steps and run.component in ENCODER_STREAM_COMPONENTS and not run.allow_encoder_stream:
+        if run.steps and run.component in select.ENCODER_STREAM_COMPONENTS and not run.allow_encoder_stream:
             problems.append(f"{what}: component {run.component!r} holds encoder-stream units (one value per input, "
                             f"forced on every step), so steps {run.steps} would not hold for them; use component "
                             "'text_decoder', drop steps, or set allow_encoder_stream = true")

@@ -36,6 +36,8 @@ from babelscope.rank.expertise import Expertise
 
 SET_COMPONENTS = ("speech_encoder", "text_encoder", "text_decoder", "decoder_kv", "decoder_all", "decoder_attn",
                   "decoder_ffn", "all")
+#: set components holding encoder-stream units (one value per input, forced on every step)
+ENCODER_STREAM_COMPONENTS = ("speech_encoder", "text_encoder", "decoder_kv", "decoder_all")
 MODES = ("top", "bottom", "both", "random")
 FORMAT = "babelscope.neuron_set"
 UNIT_FIELDS = ("site", "unit", "ap") + STAT_NAMES

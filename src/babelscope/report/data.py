@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from babelscope.models.langcodes import language_name
+from babelscope.models.sites import is_kv_site
 
 # Required columns of every analysis table (the contract; extra columns are allowed).
 TABLES: dict[str, tuple[str, ...]] = {
@@ -250,7 +251,6 @@ def load_run(run_dir: str | Path) -> RunData:
     return data
 
 
-KV_SUFFIXES = ("cross_attention.k_proj", "cross_attention.v_proj", "encoder_attn.k_proj", "encoder_attn.v_proj")
 FAMILY_NAMES = {"x2en": "X→English", "en2x": "English→X"}
 
 
@@ -262,7 +262,7 @@ def modality_groups(df: pd.DataFrame) -> pd.DataFrame:
     if "family" not in d.columns:  # tables written before both families were ranked: X→English only
         d["family"] = "x2en"
     d["family"] = d["family"].fillna("x2en").astype(str)
-    kv = d["site"].str.endswith(KV_SUFFIXES)
+    kv = d["site"].map(is_kv_site).astype(bool)
     d["category"] = np.where(kv, d["component"].map(lambda c: COMPONENT_NAMES.get(c, c)) + ": cross-attn k/v",
                              d["component"].map(lambda c: COMPONENT_NAMES.get(c, c)) + ": " + d["group"]
                              + np.where(d["group"] == "cross_attn", " (other)", ""))

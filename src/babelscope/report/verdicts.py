@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from babelscope.config.schema import StatsCfg
+
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
 NOT_TESTABLE = "not testable here"
@@ -57,22 +59,14 @@ RULES = {
 }
 
 
-@dataclass(frozen=True)
-class DecisionSettings:
-    """The level and minimum sizes of every decision (the run config's ``[stats]`` table)."""
+#: the level and minimum sizes of every decision: the run config's ``[stats]`` table
+DecisionSettings = StatsCfg
 
-    alpha: float = 0.05
-    min_samples: int = 20
-    min_units: int = 20
-    n_boot: int = 1000
-    n_perm: int = 10_000
-    seed: int = 0
 
-    @classmethod
-    def from_run(cls, run: dict[str, Any] | None) -> "DecisionSettings":
-        st = ((run or {}).get("settings") or {}).get("stats") or {}
-        keep = {k: st[k] for k in cls.__dataclass_fields__ if k in st}
-        return cls(**keep)
+def settings_from_run(run: dict[str, Any] | None) -> StatsCfg:
+    """The ``[stats]`` settings recorded in a run's ``run.json`` (defaults for what it lacks)."""
+    st = ((run or {}).get("settings") or {}).get("stats") or {}
+    return StatsCfg(**{k: st[k] for k in StatsCfg.model_fields if k in st})
 
 
 @dataclass
