@@ -37,7 +37,7 @@ def seamless_store(seamless, corpus_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def whisper_store(whisper, corpus_dir, tmp_path_factory):
-    samples = _samples(corpus_dir, ["asr", "s2t"], n_per_task=6, groups=2)
+    samples = _samples(corpus_dir, ["asr", "s2t", "en2x_s2t"], n_per_task=6, groups=2)
     st = record(whisper, samples, tmp_path_factory.mktemp("w") / "store",
                 RecordSettings(steps=STEPS, sites=("*",), batch_size=4, max_new_tokens=8), progress=False)
     return samples, st
@@ -67,8 +67,10 @@ def _plain_seamless(adapter, s, max_new_tokens):
 def _plain_whisper(adapter, s, max_new_tokens):
     wav = read_audio(s.audio, 16000)
     f = adapter.feature_extractor([wav], sampling_rate=16000, return_tensors="pt", return_attention_mask=True)
-    task = {"asr": "transcribe", "s2t": "translate"}[s.task]
-    lang = {"eng": "en", "deu": "de", "spa": "es", "fra": "fr", "jpn": "ja", "cmn": "zh"}[s.src_lang]
+    # Whisper's own request: en2x_s2t is English speech with the target's language token, transcribe
+    task = {"asr": "transcribe", "s2t": "translate", "en2x_s2t": "transcribe"}[s.task]
+    asked = s.tgt_lang if s.task == "en2x_s2t" else s.src_lang
+    lang = {"eng": "en", "deu": "de", "spa": "es", "fra": "fr", "jpn": "ja", "cmn": "zh"}[asked]
     with torch.no_grad():
         out = adapter.model.generate(f["input_features"], language=lang, task=task,
                                      max_new_tokens=max_new_tokens, do_sample=False, num_beams=1)

@@ -72,3 +72,27 @@ def test_cross_modal_and_across_step():
         cross_modal_matrix(speech, _exp("step=7/mean", 0), k=4)
     steps = across_step_matrix({"2": speech, "7": shifted}, "fra", k=4, mode="top")
     assert steps.loc["2", "2"] == 4 and steps.loc["2", "7"] == 2
+
+
+def test_role_overlap_counts_shared_units_of_representation_and_control_sets():
+    """Top-4 of the source-language and the target-language table: the sets written out by hand (AP
+    order of ``_exp``), the p-value the hypergeometric tail of scipy."""
+    from scipy import stats as sps
+
+    from babelscope.pipeline.analysis_stage import role_overlap
+    from babelscope.pipeline.rank_stage import RankJob
+
+    dec = ("text_decoder",)
+    jobs = {RankJob("source_language", "speech", "step=2/mean", dec): _exp("step=2/mean", 0),
+            RankJob("target_language", "speech", "step=2/mean", dec): _exp("step=2/mean", 2),
+            RankJob("target_language", "speech", "step=3/mean", dec): _exp("step=3/mean", 0)}  # no partner
+    t = role_overlap(jobs, k=4, mode="top", component="text_decoder")
+    assert len(t) == 3 and set(t["step"]) == {2}
+    # deu: ap = ((u + shift) % 30)/30, top-4 = the u with the largest (u + shift) % 30
+    top = lambda shift, li: {u for u in range(30) if (u + 7 * li + shift) % 30 >= 26}
+    for li, lab in enumerate(["deu", "fra", "jpn"]):
+        row = t[t["label"] == lab].iloc[0]
+        c = len(top(0, li) & top(2, li))
+        assert row["count"] == c == 2 and row["k"] == 4 and row["n_candidates"] == 30
+        assert row["chance"] == pytest.approx(16 / 30)
+        assert row["p_value"] == pytest.approx(sps.hypergeom(30, 4, 4).sf(c - 1))

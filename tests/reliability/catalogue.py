@@ -413,7 +413,7 @@ CASES: list[Case] = [
          lambda c: c.record(c.corpus([r for r in good_records() if r["lang"] != "eng"]), tasks="en2x_t2t"),
          ConfigError, r"tasks \['en2x_t2t'\]: the corpus has no record for them \(pivot 'eng'"),
     Case("unknown-task", "tasks", "an unknown task name",
-         lambda c: c.record(c.res.corpus, tasks="t2t,x2y"), ConfigError, r"tasks: unknown task 'x2y'"),
+         lambda c: c.record(c.res.corpus, tasks="t2t,x2z"), ConfigError, r"tasks: unknown task 'x2z'"),
     Case("language-not-in-corpus", "tasks", "`--langs` naming a language the corpus lacks",
          lambda c: c.record(c.res.corpus, "--langs", "fra"), ConfigError, r"langs: \['fra'\] not in the corpus"),
     Case("language-not-in-model", "tasks", "a corpus language the model does not know (Italian, `ita`)",
@@ -514,7 +514,7 @@ CASES: list[Case] = [
          r"model: not a model folder \(no config\.json\)"),
     Case("unsupported-model-type", "model", "a model folder of an unsupported architecture",
          lambda c: c.record(c.res.corpus, "--model", c.model(write={"config.json": b'{"model_type": "bert"}'})),
-         ModelLoadError, r"has model_type 'bert'; babelscope supports seamless_m4t_v2 and whisper"),
+         ModelLoadError, r"has model_type 'bert'; babelscope supports seamless_m4t_v2, whisper"),
     Case("weights-truncated", "model", "a truncated model.safetensors",
          lambda c: c.record(c.res.corpus, "--model", c.model(write={"model.safetensors": (
              c.res.model_copy / "model.safetensors").read_bytes()[:100000]})),

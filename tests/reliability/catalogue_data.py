@@ -347,7 +347,7 @@ DATA_CASES: list[Case] = [
     Case("config-intervention-without-task", "config", "a steering run whose English-to-X task is not recorded",
          lambda c: _config(c, '[record]\ntasks = ["s2t", "t2t"]\n[[intervene.runs]]\nname = "a"\nlabel = "deu"\n'),
          ConfigError, r"intervene\.runs\['a'\]: a steering run from speech to text needs task\(s\) "
-                      r"\['en2x_s2t', 'en2x_t2t'\]"),
+                      r"\['en2x_s2t or x2y_s2t', 'en2x_t2t or x2y_t2t'\]"),
     Case("config-intervention-steps-beyond", "config", "intervention steps that start after its generation ends",
          lambda c: _config(c, '[[intervene.runs]]\nname = "a"\nlabel = "deu"\nsteps = [30, 40]\n'), ConfigError,
          r"intervene\.runs\['a'\]: steps \[30, 40\] start beyond the longest decoded prefix \(25 = 2 start tokens"),

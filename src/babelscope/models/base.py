@@ -91,8 +91,11 @@ class ModelAdapter(abc.ABC):
     """Base class of the per-family adapters (``seamless``, ``whisper``)."""
 
     family: ClassVar[str]
-    #: tasks this family can run (METHODS §1)
-    supported_tasks: ClassVar[tuple[str, ...]]
+    #: the tasks of the task table (:mod:`babelscope.tasks`) this family can run, each with how the
+    #: model is asked for it (shown by ``babelscope models``)
+    task_requests: ClassVar[dict[str, str]]
+    #: the input modalities the family's model accepts
+    input_modalities: ClassVar[tuple[str, ...]] = ("speech", "text")
     #: module-path prefix -> component name
     component_prefixes: ClassVar[dict[str, str]]
 
@@ -106,19 +109,43 @@ class ModelAdapter(abc.ABC):
         self.device = torch.device(device)
         self._sites: list[Site] | None = None
 
+    @classmethod
+    @abc.abstractmethod
+    def hf_model_class(cls) -> type:
+        """The transformers model class this adapter wraps."""
+
+    @classmethod
+    def meta(cls, config: Any, name: str) -> "ModelAdapter":
+        """An adapter over a model built from ``config`` without weights (call under
+        ``torch.device("meta")``): enough to enumerate sites for a dry run."""
+        return cls(cls.hf_model_class()(config), None, None, name=name, source={"id": name, "revision": "config-only"})
+
     # -- description -------------------------------------------------------------------------
+    @property
+    def supported_tasks(self) -> tuple[str, ...]:
+        return tuple(self.task_requests)
+
     @property
     def sample_rate(self) -> int:
         return int(getattr(self.feature_extractor, "sampling_rate", 16000))
 
+    #: ISO 639-3 code -> the model's own code for it, for every language the model can be asked for
+    #: (set by each adapter's ``__init__`` from its generation config or tokenizer)
+    language_codes: dict[str, str]
+
     @property
-    @abc.abstractmethod
     def languages(self) -> tuple[str, ...]:
         """ISO 639-3 codes this model can be asked for (as target and, for text, as source)."""
+        return tuple(sorted(self.language_codes))
 
-    @abc.abstractmethod
     def model_lang(self, lang: str) -> str:
         """The model's own code for an ISO 639-3 language code (raises ``ConfigError`` if unknown)."""
+        from babelscope.errors import ConfigError
+
+        if lang not in self.language_codes:
+            raise ConfigError(f"language {lang!r} is not supported by {self.name} "
+                              f"(it knows {', '.join(self.languages)})")
+        return self.language_codes[lang]
 
     @property
     @abc.abstractmethod

@@ -14,14 +14,15 @@ import numpy as np
 import torch
 from transformers import GenerationMixin
 
-from babelscope.errors import ConfigError, ModelLoadError
+from babelscope.errors import ModelLoadError
 from babelscope.models.base import ModelAdapter, PreparedBatch, load_weights
 from babelscope.models.hooks_util import temporary_hooks
 
 
 class SeamlessAdapter(ModelAdapter):
     family = "seamless"
-    supported_tasks = ("asr", "s2t", "t2t", "en2x_s2t", "en2x_t2t")
+    task_requests = {t: "tgt_lang: the target language's token starts the decoder"
+                     for t in ("asr", "s2t", "t2t", "en2x_s2t", "en2x_t2t", "x2y_s2t", "x2y_t2t")}
     component_prefixes = {"speech_encoder.": "speech_encoder", "text_encoder.": "text_encoder",
                           "text_decoder.": "text_decoder"}
 
@@ -31,8 +32,15 @@ class SeamlessAdapter(ModelAdapter):
         # adaptor layers continue the conformer's layer numbering
         self.layer_offsets = {"speech_encoder.adapter.": cfg.speech_encoder_layers}
         self._lang_ids: dict[str, int] = dict(getattr(self.model.generation_config, "text_decoder_lang_to_code_id", None) or {})
+        self.language_codes = {lang: lang for lang in self._lang_ids}
 
     # -- loading ---------------------------------------------------------------------------------
+    @classmethod
+    def hf_model_class(cls) -> type:
+        from transformers import SeamlessM4Tv2Model
+
+        return SeamlessM4Tv2Model
+
     @classmethod
     def load(cls, path: str, *, name: str, source: dict[str, Any], device: str = "cpu",
              dtype: torch.dtype = torch.float32) -> "SeamlessAdapter":
@@ -67,16 +75,6 @@ class SeamlessAdapter(ModelAdapter):
         return cls(model, tok, fe, name=name, source=source, device=device)
 
     # -- description -----------------------------------------------------------------------------
-    @property
-    def languages(self) -> tuple[str, ...]:
-        return tuple(sorted(self._lang_ids))
-
-    def model_lang(self, lang: str) -> str:
-        if lang not in self._lang_ids:
-            raise ConfigError(f"language {lang!r} is not supported by {self.name} "
-                              f"(it knows {', '.join(self.languages)})")
-        return lang
-
     @property
     def eos_token_id(self) -> int:
         return int(self.model.config.eos_token_id)

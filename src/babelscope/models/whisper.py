@@ -1,8 +1,21 @@
 """Adapter for Whisper (``WhisperForConditionalGeneration``): speech input only.
 
-Tasks: ``asr`` (transcribe, language token = source language) and ``s2t`` (Whisper's translate
-task, whose output is English; the language token names the source, as Whisper expects). The decoder
-starts from ``[<|startoftranscript|>, <|xx|>, <|task|>, <|notimestamps|>]`` (four start tokens).
+How each task of the task table is asked (the decoder starts from ``[<|startoftranscript|>, <|xx|>,
+<|task|>, <|notimestamps|>]``, four start tokens):
+
+============  ===================================  ============
+task          language token ``<|xx|>``             task token
+============  ===================================  ============
+``asr``       the source language                   transcribe
+``s2t``       the source language                   translate (Whisper translates into English only)
+``en2x_s2t``  the target language X                 transcribe
+``x2y_s2t``   the target language Y                 transcribe
+============  ===================================  ============
+
+``en2x_s2t`` and ``x2y_s2t`` are Whisper's control tasks: speech with another language's token,
+which real Whisper follows part of the time (it then writes that language, or mixes it with the
+spoken one) — the language token is its only output-language control, and the target-language
+analysis finds the units that carry it.
 Whisper pads every input to 30 s; encoder responses are pooled over the frames of the real audio only.
 """
 
@@ -17,19 +30,29 @@ from babelscope.errors import ConfigError, ModelLoadError
 from babelscope.models.base import ModelAdapter, PreparedBatch, load_weights
 from babelscope.models.langcodes import WHISPER_CODES
 
-_TASK = {"asr": "transcribe", "s2t": "translate"}
+#: task -> (the sample column whose language token is given, Whisper's task token)
+_REQUEST = {"asr": ("src_lang", "transcribe"), "s2t": ("src_lang", "translate"),
+            "en2x_s2t": ("tgt_lang", "transcribe"), "x2y_s2t": ("tgt_lang", "transcribe")}
 
 
 class WhisperAdapter(ModelAdapter):
     family = "whisper"
-    supported_tasks = ("asr", "s2t")
+    task_requests = {t: f"language token = {'source' if col == 'src_lang' else 'target'} language, {tok}"
+                     for t, (col, tok) in _REQUEST.items()}
+    input_modalities = ("speech",)
     component_prefixes = {"model.encoder.": "speech_encoder", "model.decoder.": "text_decoder"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         lang_to_id = getattr(self.model.generation_config, "lang_to_id", None) or {}
         known = {k.strip("<|>") for k in lang_to_id}
-        self._langs = {iso: wc for iso, wc in WHISPER_CODES.items() if wc in known}
+        self.language_codes = {iso: wc for iso, wc in WHISPER_CODES.items() if wc in known}
+
+    @classmethod
+    def hf_model_class(cls) -> type:
+        from transformers import WhisperForConditionalGeneration
+
+        return WhisperForConditionalGeneration
 
     @classmethod
     def load(cls, path: str, *, name: str, source: dict[str, Any], device: str = "cpu",
@@ -51,16 +74,6 @@ class WhisperAdapter(ModelAdapter):
         return cls(model, tok, fe, name=name, source=source, device=device)
 
     @property
-    def languages(self) -> tuple[str, ...]:
-        return tuple(sorted(self._langs))
-
-    def model_lang(self, lang: str) -> str:
-        if lang not in self._langs:
-            raise ConfigError(f"language {lang!r} is not supported by {self.name} "
-                              f"(it knows {', '.join(self.languages)})")
-        return self._langs[lang]
-
-    @property
     def eos_token_id(self) -> int:
         return int(self.model.generation_config.eos_token_id)
 
@@ -72,16 +85,18 @@ class WhisperAdapter(ModelAdapter):
         return name.rsplit(".", 1)[-1] == "embed_positions"
 
     def batch_key(self, sample) -> tuple:
-        return (sample.modality, sample.src_lang, sample.task)
+        # one language token and one task token per generate call
+        return (sample.modality, getattr(sample, _REQUEST.get(sample.task, ("src_lang",))[0]), sample.task)
 
     def prepare(self, samples: Sequence, audio: Sequence[np.ndarray | None]) -> PreparedBatch:
         s0 = samples[0]
         if s0.modality != "speech":
             raise ConfigError(f"Whisper takes speech input only; task {s0.task!r} gives it text")
-        if s0.task not in _TASK:
-            raise ConfigError(f"Whisper supports the tasks asr and s2t, not {s0.task!r}")
+        if s0.task not in _REQUEST:
+            raise ConfigError(f"Whisper supports the tasks {', '.join(_REQUEST)}, not {s0.task!r}")
         if s0.task == "s2t" and s0.tgt_lang != "eng":
             raise ConfigError("Whisper translates into English only: s2t needs the pivot language 'eng'")
+        col, task_token = _REQUEST[s0.task]
         feats = self.feature_extractor([a for a in audio], sampling_rate=self.sample_rate, return_tensors="pt",
                                        return_attention_mask=True)
         x, mask = feats["input_features"], feats["attention_mask"].long()
@@ -94,7 +109,7 @@ class WhisperAdapter(ModelAdapter):
                   "attention_mask": mask.to(self.device)}
         return PreparedBatch(inputs=inputs, modality="speech", tgt_lang=s0.tgt_lang, task=s0.task,
                              lengths_by_time={T: n.to(self.device), T2: n2.clamp(min=1).to(self.device)},
-                             extra={"language": self.model_lang(s0.src_lang), "task": _TASK[s0.task]})
+                             extra={"language": self.model_lang(getattr(s0, col)), "task": task_token})
 
     def generate(self, batch: PreparedBatch, max_new_tokens: int) -> torch.Tensor:
         with torch.inference_mode():

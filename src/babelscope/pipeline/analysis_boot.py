@@ -33,8 +33,7 @@ from babelscope.rank import build_analysis
 from babelscope.rank.expertise import Expertise
 from babelscope.rank.select import _ranked, candidates
 from babelscope.rank.source import view_for
-
-FAMILY_PAIRS = {"x2en": ("s2t", "t2t"), "en2x": ("en2x_s2t", "en2x_t2t")}
+from babelscope.tasks import FAMILIES, family_tasks
 
 
 def _responses(store, units: pd.DataFrame, view: str, rows: np.ndarray,
@@ -216,8 +215,10 @@ def concentration_boot(store, steps: Sequence[int], *, n_boot: int, seed: int, a
             gini[(step, task, mod, lg)] = gini_rows(mass)
     out = []
     # speech − text within (step, family, language)
+    pairs = [(p["speech"], p["text"]) for p in (family_tasks(f, set(samples["task"])) for f in FAMILIES)
+             if len(p) == 2]
     diffs = [gini[(st, sp, "speech", lg)] - gini[(st, tx, "text", lg)]
-             for (st, task, mod, lg) in gini for sp, tx in FAMILY_PAIRS.values()
+             for (st, task, mod, lg) in gini for sp, tx in pairs
              if task == sp and mod == "speech" and (st, tx, "text", lg) in gini]
     if diffs:
         d = np.nanmean(np.array(diffs), axis=0)

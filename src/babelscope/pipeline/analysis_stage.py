@@ -126,6 +126,29 @@ def across_steps(jobs: dict[RankJob, Expertise], *, k: int, mode: str, component
     return pd.DataFrame(rows)
 
 
+def role_overlap(jobs: dict[RankJob, Expertise], *, k: int, mode: str, component: str) -> pd.DataFrame:
+    """Representation vs control: per modality, decoding step and language, the overlap of the top-k
+    set of the source-language analysis (the language heard or read) with that of the target-language
+    analysis (the language asked for), beside chance k·k/U and the hypergeometric tail P(X ≥ count)."""
+    from babelscope.analysis.stats import overlap_tail
+
+    by = {(j.analysis, j.modality, j.step): e for j, e in jobs.items() if j.step != "encoder"}
+    rows = []
+    for (an, mod, step), rep in sorted(by.items(), key=str):
+        ctl = by.get(("target_language", mod, step))
+        if an != "source_language" or ctl is None:
+            continue
+        for label in [l for l in rep.labels if l in set(ctl.labels)]:
+            kk = min(_k(rep, label, k, component), _k(ctl, label, k, component))
+            a = {u.id for u in select_units(rep, label, k=kk, mode=mode, component=component).units}
+            b = {u.id for u in select_units(ctl, label, k=kk, mode=mode, component=component).units}
+            n = len(candidates(rep.table, component, label))
+            c = len(a & b)
+            rows.append({"modality": mod, "step": step, "label": label, "k": kk, "n_candidates": n, "count": c,
+                         "jaccard": c / len(a | b), "chance": kk * kk / n, "p_value": overlap_tail([c], kk, n)})
+    return pd.DataFrame(rows)
+
+
 def encoder_depth(jobs: dict[RankJob, Expertise]) -> pd.DataFrame:
     rows = []
     for job, exp in jobs.items():
@@ -219,6 +242,7 @@ def write_analysis(jobs: dict[RankJob, Expertise], store, out: Path, *, k: int, 
               "across_steps": across_steps(jobs, k=k, mode=mode, component=component),
               "encoder_depth": encoder_depth(jobs), "modality_units": modality_units(jobs, k=k)}
     tables["overlap"], tables["spearman"] = overlap_and_spearman(jobs, k=k, mode=mode, component=component)
+    tables["role_overlap"] = role_overlap(jobs, k=k, mode=mode, component=component)
     tables["concentration"], tables["lorenz"] = concentration_tables(store, steps, progress=progress)
     tables.update(boot_tables(jobs, store, k=k, mode=mode, component=component, steps=steps,
                               stats=stats or StatsCfg()))

@@ -18,6 +18,7 @@ import pandas as pd
 from babelscope.config import RunConfig
 from babelscope.errors import BabelscopeError, ConfigError
 from babelscope.rank import select
+from babelscope.tasks import MODALITIES, analysis_task, describe_need, family_task
 
 _ENCODERS = {"speech": "speech_encoder", "text": "text_encoder"}
 
@@ -95,16 +96,18 @@ def _analysis_problems(cfg: RunConfig, table: pd.DataFrame, jobs) -> tuple[list[
 def _intervention_problems(cfg: RunConfig, sites, table: pd.DataFrame | None, analyses: dict,
                            prompt: int) -> list[str]:
     from babelscope.intervene.samples import samples_from_table, select_samples
+    from babelscope.pipeline.intervene_stage import KIND_ANALYSIS
 
     problems = []
     tasks = set(cfg.record.tasks)
     for run in cfg.intervene.runs:
         what = f"intervene.runs[{run.name!r}]"
         steering = run.kind == "steering"
-        analysis = "target_language" if steering else "source_language"
-        src_task = ("en2x_" if steering else "") + ("s2t" if run.source_modality == "speech" else "t2t")
-        tgt_task = ("en2x_" if steering else "") + ("s2t" if run.target_modality == "speech" else "t2t")
-        missing = [t for t in dict.fromkeys((src_task, tgt_task)) if t not in tasks]
+        analysis = KIND_ANALYSIS[run.kind]
+        src_task = analysis_task(analysis, run.source_modality, tasks)
+        tgt_task = analysis_task(analysis, run.target_modality, tasks)
+        missing = [describe_need(analysis, m) for m, t in dict.fromkeys(((run.source_modality, src_task),
+                                                                    (run.target_modality, tgt_task))) if t is None]
         if analysis not in cfg.rank.analyses:
             problems.append(f"{what}: a {run.kind} run needs the {analysis!r} analysis in [rank] analyses")
         if missing:
@@ -124,10 +127,9 @@ def _intervention_problems(cfg: RunConfig, sites, table: pd.DataFrame | None, an
                             f"start tokens + intervene.max_new_tokens {cfg.intervene.max_new_tokens} - 1): the "
                             "forcing would never apply")
         if table is not None:
-            langs = sorted((set(table["src_lang"]) | set(table["tgt_lang"])) - {cfg.corpus.pivot})
+            langs = sorted(set(table["src_lang"]) | set(table["tgt_lang"]))
             if run.label not in langs:
-                problems.append(f"{what}: label {run.label!r} is not a language of this run's samples "
-                                f"(besides the pivot: {langs})")
+                problems.append(f"{what}: label {run.label!r} is not a language of this run's samples ({langs})")
                 continue
         an = analyses.get((analysis, run.source_modality, None))
         if an is not None and run.label not in an.label_names:
@@ -178,8 +180,8 @@ def config_problems(cfg: RunConfig, sites: Sequence, adapter) -> list[str]:
     asked = "analyses" in cfg.rank.model_fields_set  # the default list skips what the tasks cannot give
     for an in cfg.rank.analyses if asked else ():
         if not any(j.analysis == an for j in jobs):
-            need = "s2t and t2t" if an == "modality" else ("s2t or t2t" if an == "source_language"
-                                                          else "en2x_s2t or en2x_t2t")
+            need = (" and ".join(family_task("x2en", m) for m in MODALITIES) if an == "modality"
+                    else describe_need(an))
             problems.append(f"rank.analyses: {an!r} needs task(s) {need} in [record] tasks "
                             f"(they are {r.tasks}); remove it or add the tasks")
     # the analysis stage selects k units in [select] component, and in each ranked encoder

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from babelscope.config import RunConfig
 from babelscope.errors import ModelLoadError
@@ -56,41 +55,14 @@ def _config(name: str):
 
 def meta_adapter(name: str):
     """An adapter over a weightless (meta-device) model: enough to enumerate sites."""
-    from babelscope.models import BUILTINS, _family_of, _quiet_transformers
-    from babelscope.models.builtin import builtin_path
+    from babelscope.models import meta_adapter as _meta
 
-    _quiet_transformers()
-    if name in BUILTINS or Path(name).is_dir():
-        from transformers import AutoConfig
-
-        path = builtin_path(name) if name in BUILTINS else Path(name)
-        cfg = AutoConfig.from_pretrained(str(path))
-        family = BUILTINS[name].family if name in BUILTINS else _family_of(path, name)
-    else:
-        cfg = _config(name)
-        family = {"seamless_m4t_v2": "seamless", "whisper": "whisper"}.get(cfg.model_type)
-        if family is None:
-            raise ModelLoadError(f"model {name!r} has model_type {cfg.model_type!r}; babelscope supports "
-                                 "seamless_m4t_v2 and whisper")
-    with torch.device("meta"):
-        if family == "seamless":
-            from transformers import SeamlessM4Tv2Model
-
-            from babelscope.models.seamless import SeamlessAdapter
-
-            return SeamlessAdapter(SeamlessM4Tv2Model(cfg), None, None, name=name,
-                                   source={"id": name, "revision": "config-only"})
-        from transformers import WhisperForConditionalGeneration
-
-        from babelscope.models.whisper import WhisperAdapter
-
-        return WhisperAdapter(WhisperForConditionalGeneration(cfg), None, None, name=name,
-                              source={"id": name, "revision": "config-only"})
+    return _meta(name, hub_config=_config)
 
 
 def _n_samples(cfg: RunConfig) -> tuple[int, str]:
     from babelscope.corpus import read_manifest
-    from babelscope.corpus.tasks import TASKS
+    from babelscope.tasks import get_task
 
     c = cfg.corpus
     if c.source == "demo":
@@ -108,10 +80,9 @@ def _n_samples(cfg: RunConfig) -> tuple[int, str]:
         how = f"{c.source}, {groups} groups"
         if c.max_groups:
             groups = min(groups, c.max_groups)
-    others = [l for l in langs if l != c.pivot]
     n = 0
     for t in cfg.record.tasks:
-        n += groups * (len(others) + 1 if TASKS[t][1] == "same" else len(others))
+        n += groups * len(get_task(t).pairs(langs, c.pivot))
     return n, how
 
 

@@ -149,7 +149,7 @@ def _rank_jobs_work(cfg: RunConfig, sites, counts: dict[str, int]) -> list[tuple
     units = {c: sum(s.n_units for s in sites if s.component == c) for c in comps}
     out = []
     for job in rank_jobs(cfg.rank.analyses, cfg.record.steps, cfg.record.tasks, comps):
-        n = sum(counts.get(t, 0) for t in job.tasks)
+        n = sum(counts.get(t, 0) for t in job.tasks(cfg.record.tasks))
         out.append((job.file, n, sum(units.get(c, 0) for c in job.components)))
     return out
 

@@ -1,12 +1,15 @@
 """The intervention stage of a run: every configured intervention into ``RUN/interventions/<name>``.
 
 * ``steering``: the control set (``target_language`` analysis) of language ``label``, found from
-  ``source_modality`` input at ``select_step``, is forced while English→X samples of
+  ``source_modality`` input at ``select_step``, is forced while pivot→X samples of
   ``target_modality`` ask for other languages (or for ``ask``); success = output identified as
   ``label``. source ≠ target modality is cross-modal steering.
 * ``median_replacement``: the representation set (``source_language`` analysis) of ``label`` is
-  forced to its medians while X→English samples of ``target_modality`` from other source languages
+  forced to its medians while X→pivot samples of ``target_modality`` from other source languages
   are translated; the effect is on output language and quality (chrF++).
+
+The samples' task is the task table's (:mod:`babelscope.tasks`) pivot→X or X→pivot task of the
+target modality among the recorded ones, whatever its name.
 """
 
 from __future__ import annotations
@@ -23,11 +26,19 @@ from babelscope.pipeline.rank_stage import RankJob
 from babelscope.rank import select_units
 from babelscope.rank.expertise import Expertise
 from babelscope.rank.select import candidates
+from babelscope.tasks import analysis_task, describe_need, get_task
+
+#: the language analysis each intervention kind selects its set from
+KIND_ANALYSIS = {"steering": "target_language", "median_replacement": "source_language"}
+
+
+def intervention_task(kind: str, modality: str, among) -> str | None:
+    """The recorded task whose samples an intervention of ``kind`` runs on (input ``modality``)."""
+    return analysis_task(KIND_ANALYSIS[kind], modality, among)
 
 
 def _source_job(run: InterventionCfg) -> RankJob:
-    analysis = "target_language" if run.kind == "steering" else "source_language"
-    return RankJob(analysis, run.source_modality, f"step={run.select_step}/mean", ("text_decoder",))
+    return RankJob(KIND_ANALYSIS[run.kind], run.source_modality, f"step={run.select_step}/mean", ("text_decoder",))
 
 
 def run_one(adapter, store, jobs: dict[RankJob, Expertise], run: InterventionCfg, cfg: InterveneCfg, out: Path,
@@ -45,13 +56,18 @@ def run_one(adapter, store, jobs: dict[RankJob, Expertise], run: InterventionCfg
             raise ConfigError(f"intervention {run.name!r}: k={k} is larger than component {run.component!r} "
                               f"({n} units)")
     all_samples = samples_from_table(store.samples)
+    task = intervention_task(run.kind, run.target_modality, set(store.samples["task"]))
+    if task is None:
+        raise ConfigError(f"intervention {run.name!r}: a {run.kind} run on {run.target_modality} input needs a "
+                          f"{describe_need(KIND_ANALYSIS[run.kind], run.target_modality)} "
+                          "task in the store")
     if run.kind == "steering":
-        task = "en2x_s2t" if run.target_modality == "speech" else "en2x_t2t"
+        # a cross task also has samples whose input is in the steered-to language: not steering
         samples = select_samples(all_samples, tasks=[task], ask=run.ask, exclude_tgt=run.label,
+                                 exclude_src=run.label if get_task(task).direction == "cross" else None,
                                  max_per_lang=run.max_per_lang)
         steer_to = run.label
     else:
-        task = "s2t" if run.target_modality == "speech" else "t2t"
         samples = select_samples(all_samples, tasks=[task], exclude_src=run.label, max_per_lang=run.max_per_lang)
         steer_to = None
     entry = {"name": run.name, "kind": run.kind, "source_modality": run.source_modality,

@@ -2,12 +2,17 @@
 
 Jobs (one expertise table each):
 
-* ``source_language`` — speech (task s2t) and text (t2t): the decoder at every recorded step
-  (``step=S/mean``), and the encoders at the ``encoder`` view (depth profile, claim 3);
-* ``target_language`` — speech (en2x_s2t) and text (en2x_t2t): the decoder at every step;
+* ``source_language`` — for each modality with an X→pivot task recorded (s2t, t2t): the decoder at
+  every recorded step (``step=S/mean``), and the encoders at the ``encoder`` view (depth profile,
+  claim 3);
+* ``target_language`` — for each modality with a pivot→X task recorded (en2x_s2t, en2x_t2t): the
+  decoder at every step;
 * ``modality`` — for each task family with both modalities recorded, x2en (s2t + t2t) and en2x
   (en2x_s2t + en2x_t2t), on paired sentences: the decoder at every step (the cross-attention
   key/value projections answer at their ``encoder`` view).
+
+Which task serves which job comes from the task table (:mod:`babelscope.tasks`), so a model
+family's own tasks are ranked without a change here.
 """
 
 from __future__ import annotations
@@ -18,9 +23,7 @@ from typing import Sequence
 
 from babelscope.rank import build_analysis, rank_store, read_expertise
 from babelscope.rank.expertise import Expertise
-from babelscope.rank.labels import FAMILY_TASKS
-
-_FAMILY_OF = {"source_language": "x2en", "target_language": "en2x"}
+from babelscope.tasks import MODALITIES, MODALITY_FAMILIES, analysis_task, family_tasks
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,12 @@ class RankJob:
     def step(self) -> int | str:
         return "encoder" if self.view == "encoder" else int(self.view.split("/")[0][5:])
 
-    @property
-    def tasks(self) -> tuple[str, ...]:
-        """The tasks whose samples the job ranks."""
+    def tasks(self, among: Sequence[str] | None = None) -> tuple[str, ...]:
+        """The tasks whose samples the job ranks, among the recorded ``among``."""
         if self.analysis == "modality":
-            return tuple(FAMILY_TASKS[self.family or "x2en"].values())
-        return (FAMILY_TASKS[_FAMILY_OF[self.analysis]][self.modality],)
+            return tuple(family_tasks(self.family or "x2en", among).values())
+        t = analysis_task(self.analysis, self.modality, among)
+        return (t,) if t else ()
 
     @property
     def file(self) -> str:
@@ -54,12 +57,12 @@ def rank_jobs(analyses: Sequence[str], steps: Sequence[int], tasks: Sequence[str
     dec = ("text_decoder",)
     for an in analyses:
         if an == "modality":
-            for fam, pair in FAMILY_TASKS.items():
-                if set(pair.values()) <= set(tasks):
+            for fam in MODALITY_FAMILIES:
+                if len(family_tasks(fam, tasks)) == len(MODALITIES):
                     jobs += [RankJob(an, "both", f"step={s}/mean", dec, fam) for s in steps]
             continue
-        for mod in ("speech", "text"):
-            if FAMILY_TASKS[_FAMILY_OF[an]][mod] not in tasks:
+        for mod in MODALITIES:
+            if analysis_task(an, mod, tasks) is None:
                 continue
             jobs += [RankJob(an, mod, f"step={s}/mean", dec) for s in steps]
             enc = "speech_encoder" if mod == "speech" else "text_encoder"

@@ -167,7 +167,11 @@ class Run:
                           n_records=len(recs))
         except Exception:  # the corpus stage has not run yet
             pass
-        info = {"name": self.cfg.name, "model": self.adapter.describe() if self._adapter else old.get("model", {}),
+        model = old.get("model", {})
+        if self._adapter:  # what the model takes and how it is asked for each task (the report reads inputs)
+            a = self._adapter
+            model = {**a.describe(), "inputs": list(a.input_modalities), "tasks": dict(a.task_requests)}
+        info = {"name": self.cfg.name, "model": model,
                 "corpus": corpus, "settings": self.cfg.model_dump(mode="json"),
                 "versions": {"babelscope": __version__, "torch": torch.__version__,
                              "transformers": transformers.__version__, "python": platform.python_version()},

@@ -6,10 +6,11 @@ an integer label per row and the label names. AP is always one label against the
 ========================  ===========================================  ==============================
 analysis                  comparison set                               label of a sample
 ========================  ===========================================  ==============================
-``source_language``       X-to-English task of one modality            ``src_lang``
+``source_language``       the X→pivot task of one modality             ``src_lang``
                           (``s2t`` for speech, ``t2t`` for text)
-``target_language``       English-to-X task of one modality            ``tgt_lang``
-                          (``en2x_s2t`` / ``en2x_t2t``)
+``target_language``       the pivot→X task of one modality             ``tgt_lang``
+                          (``en2x_s2t`` / ``en2x_t2t``), else its
+                          cross task (``x2y_s2t`` / ``x2y_t2t``)
 ``modality``              both modalities of one task family,          ``speech`` / ``text``
                           restricted to sentences present in both
 ``language_x_modality``   both modalities of one task family           ``<lang>/<modality>``
@@ -17,7 +18,9 @@ analysis                  comparison set                               label of 
 ========================  ===========================================  ==============================
 
 A task family is ``x2en`` (``s2t`` + ``t2t``; the language is the source) or ``en2x``
-(``en2x_s2t`` + ``en2x_t2t``; the language is the target).
+(``en2x_s2t`` + ``en2x_t2t``; the language is the target). Which task plays which part comes from
+the task table (:mod:`babelscope.tasks`: modality and direction), among the tasks the samples
+table holds, never from the tasks' names.
 """
 
 from __future__ import annotations
@@ -29,17 +32,10 @@ import numpy as np
 import pandas as pd
 
 from babelscope.errors import ConfigError, LabelError
+from babelscope.tasks import FAMILY_LANG, MODALITIES, MODALITY_FAMILIES, analysis_task, family_tasks
 
 ANALYSES = ("source_language", "target_language", "modality", "language_x_modality",
             "multimodal_language")
-MODALITIES = ("speech", "text")
-#: task of each (family, modality)
-FAMILY_TASKS = {
-    "x2en": {"speech": "s2t", "text": "t2t"},
-    "en2x": {"speech": "en2x_s2t", "text": "en2x_t2t"},
-}
-#: the column holding a sample's language in each family
-FAMILY_LANG = {"x2en": "src_lang", "en2x": "tgt_lang"}
 _REQUIRED = ("task", "src_lang", "tgt_lang", "modality", "group")
 
 
@@ -121,6 +117,12 @@ def _paired_rows(samples: pd.DataFrame, rows: np.ndarray, lang_col: str) -> np.n
     return rows[keep]
 
 
+def _analysis_task(samples: pd.DataFrame, analysis: str, modality: str) -> str:
+    """The task a language analysis compares among the samples' tasks; when none is present, the
+    table's first candidate (whose absence then gives "selects no sample")."""
+    return analysis_task(analysis, modality, samples["task"].unique()) or analysis_task(analysis, modality)
+
+
 def build_analysis(samples: pd.DataFrame, analysis: str, *, modality: str | None = None,
                    family: str | None = None, task: str | None = None,
                    paired: bool = True) -> Analysis:
@@ -150,8 +152,7 @@ def build_analysis(samples: pd.DataFrame, analysis: str, *, modality: str | None
         if modality is None:
             raise ConfigError(f"analysis {analysis!r} needs modality (one of {list(MODALITIES)})")
         _check_choice("modality", modality, MODALITIES)
-        fam = "x2en" if analysis == "source_language" else "en2x"
-        task = task or FAMILY_TASKS[fam][modality]
+        task = task or _analysis_task(samples, analysis, modality)
         rows = _task_rows(samples, [task])
         rows = rows[samples["modality"].to_numpy()[rows] == modality]
         col = "src_lang" if analysis == "source_language" else "tgt_lang"
@@ -159,8 +160,9 @@ def build_analysis(samples: pd.DataFrame, analysis: str, *, modality: str | None
     if modality is not None:
         raise ConfigError(f"analysis {analysis!r} pools both modalities: do not set modality")
     fam = family or "x2en"
-    _check_choice("family", fam, tuple(FAMILY_TASKS))
-    tasks = [task] if task else list(FAMILY_TASKS[fam].values())
+    _check_choice("family", fam, MODALITY_FAMILIES)
+    tasks = [task] if task else [family_tasks(fam, samples["task"].unique()).get(m) or family_tasks(fam)[m]
+                                 for m in MODALITIES]
     lang_col = FAMILY_LANG[fam]
     rows = _task_rows(samples, tasks)
     if paired:

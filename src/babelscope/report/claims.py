@@ -22,6 +22,7 @@ from babelscope.report.data import (Intervention, RunData, fnum, is_numeric_step
                                     sorted_steps, step_label)
 from babelscope.report.verdicts import (CLAIMS, NOT_SUPPORTED, NOT_TESTABLE, RULES, SUPPORTED, VERDICTS, Claim,
                                         DecisionSettings, Test, make_claim, settings_from_run)
+from babelscope.tasks import TASKS
 
 __all__ = ["CLAIMS", "RULES", "SUPPORTED", "NOT_SUPPORTED", "NOT_TESTABLE", "VERDICTS", "Claim", "DecisionSettings",
            "LATIN_SCRIPT", "NON_LATIN_FOCUS", "claim_overlap", "claim_steering", "claim_encoder_depth",
@@ -289,14 +290,16 @@ def claim_modality_units(df: pd.DataFrame | None, missing: str = "not run",
 # ------------------------------------------------------------------------------------------ claim 5
 
 def claim_concentration(df: pd.DataFrame | None, missing: str = "not run", boot: pd.DataFrame | None = None,
-                        settings: DecisionSettings = _DEFAULT) -> Claim:
+                        settings: DecisionSettings = _DEFAULT, no_text: str | None = None) -> Claim:
     """Claim 5: higher decoder concentration for speech input and for jpn/cmn."""
     src, st = "analysis/concentration.csv, analysis/concentration_boot.csv", settings
     if df is None:
         return _untestable(5, missing, src, st)
     d = df[(df["component"] == "text_decoder") & np.isfinite(pd.to_numeric(df["gini"], errors="coerce"))]
     nums = [(f"mean Gini, {lang_name(l)}", fnum(v)) for l, v in d.groupby("lang")["gini"].mean().items()]
-    if not (d["modality"] == "text").any():
+    if no_text:
+        speech_why = no_text
+    elif not (d["modality"] == "text").any():
         speech_why = "no text-input samples (a model without text input cannot compare speech with text)"
     else:
         speech_why = "no bootstrap row"
@@ -305,22 +308,48 @@ def claim_concentration(df: pd.DataFrame | None, missing: str = "not run", boot:
                                 ("jpn/cmn - Latin", "jpn/cmn more concentrated than Latin script", "no bootstrap row")):
         t = Test(part, f"mean Gini {contrast.replace('-', '−')}")
         row = None if boot is None or boot.empty else boot[boot["contrast"] == contrast]
-        tests.append(_above_zero(t, row, st, why if boot is not None else
-                                 "no bootstrap table (analysis/concentration_boot.csv)",
+        if no_text and contrast == "speech - text":
+            row = None  # nothing to compare, whatever the tables hold
+        tests.append(_above_zero(t, row, st, why if boot is not None or (no_text and contrast == "speech - text")
+                                 else "no bootstrap table (analysis/concentration_boot.csv)",
                                  lambda r: f"{int(r['n_cells'])} paired cells {r['pairing']}, "
                                            f"{int(r['n_groups'])} sentence groups"))
     return make_claim(5, tests, None, nums, src, st)
 
 
+def no_text_input(run: dict | None) -> str | None:
+    """Why a run cannot compare speech with text, or None when it can: its model takes no text
+    (run.json's ``model.inputs``), or no recorded task gives it text."""
+    if not isinstance(run, dict):
+        return None
+    model = run.get("model") or {}
+    inputs = model.get("inputs")
+    if isinstance(inputs, list) and "text" not in inputs:
+        return (f"the model has no text input ({model.get('family', 'this model')} takes "
+                f"{' and '.join(map(str, inputs)) or 'no'} input only)")
+    tasks = ((run.get("settings") or {}).get("record") or {}).get("tasks")
+    if isinstance(tasks, list) and tasks and all(t in TASKS and TASKS[t].modality != "text" for t in tasks):
+        return f"no text-input task was recorded ([record] tasks: {', '.join(tasks)})"
+    return None
+
+
 def evaluate_claims(data: RunData, settings: DecisionSettings | None = None) -> list[Claim]:
-    """All five claims from a loaded run folder (decision settings from its run.json by default)."""
+    """All five claims from a loaded run folder (decision settings from its run.json by default).
+
+    Claims 1, 2 and 4 compare speech with text input, and so does part (a) of claim 5: on a run
+    without text input (a speech-only model such as Whisper) they are not testable, saying why."""
     st = settings or settings_from_run(data.run)
+    no_text = no_text_input(data.run)
+    why = f"{no_text}: the claim compares speech input with text input" if no_text else None
     return [
+        _untestable(1, why, "analysis/overlap.csv", st) if why else
         claim_overlap(data.table("overlap"), data.why_missing("overlap"), data.table("overlap_boot"), st),
+        _untestable(2, why, "interventions/", st) if why else
         claim_steering(data.interventions, data.problems.get("interventions", "not run"), st),
         claim_encoder_depth(data.table("encoder_depth"), data.why_missing("encoder_depth"),
                             data.table("encoder_depth_boot"), st),
+        _untestable(4, why, "analysis/modality_units.csv", st) if why else
         claim_modality_units(data.table("modality_units"), data.why_missing("modality_units"), st),
         claim_concentration(data.table("concentration"), data.why_missing("concentration"),
-                            data.table("concentration_boot"), st),
+                            data.table("concentration_boot"), st, no_text=no_text),
     ]

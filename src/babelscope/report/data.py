@@ -29,6 +29,7 @@ TABLES: dict[str, tuple[str, ...]] = {
                 "jaccard", "overlap_coef", "chance"),
     "spearman": ("analysis", "step", "label", "scope", "component", "layer", "rho", "n_units"),
     "across_steps": ("analysis", "modality", "label", "step_a", "step_b", "count", "k", "chance"),
+    "role_overlap": ("modality", "step", "label", "k", "n_candidates", "count", "jaccard", "chance", "p_value"),
     "encoder_depth": ("modality", "component", "layer", "n_units", "mean_max_ap", "share_selective",
                       "chance_ap"),
     "modality_units": ("step", "component", "group", "site", "layer", "n_units", "n_top", "k", "mean_ap"),
@@ -44,7 +45,7 @@ TABLES: dict[str, tuple[str, ...]] = {
 }
 STEP_COLUMNS = ("step", "step_a", "step_b")
 #: tables a run may lack without the report saying "not run" in a section (their claims say why)
-OPTIONAL_TABLES = ("overlap_boot", "encoder_depth_boot", "concentration_boot")
+OPTIONAL_TABLES = ("overlap_boot", "encoder_depth_boot", "concentration_boot", "role_overlap")
 RESULT_COLUMNS = ("sample_id", "group", "condition", "task", "src_lang", "tgt_lang", "modality", "expected_lang",
                   "text", "reference", "lid_lang", "is_expected", "expected_prob", "chrf",
                   "point", "k", "factor", "baseline_seed")  # the last four: dose-response sweeps only

@@ -30,6 +30,7 @@ from babelscope.report import figures as F
 from babelscope.report.claims import (NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, Claim, evaluate_claims)
 from babelscope.report.data import (CONDITIONS, FAMILY_NAMES, TABLES, Intervention, RunData, fnum, lang_name, load_run,
                                     modality_groups, step_key, step_label)
+from babelscope.tasks import TASKS
 
 MAX_TEXT = 300
 N_EXAMPLES = 3
@@ -323,6 +324,19 @@ class _Report:
             parts.append(self.figure("across_steps", F.across_steps_bars, acr,
                                      "Overlap of the top-k units of the same label and modality at two steps, as "
                                      "a share of k; dashed: chance."))
+        ro = self.data.table("role_overlap")
+        parts.append(tag("h3", "Representation and control"))
+        if ro is None:
+            parts.append(not_run(self.data.why_missing("role_overlap")))
+        else:
+            parts.append(tag("p", "Top-k units of a language as the input's language (source-language analysis) "
+                                  "and as the asked-for output language (target-language analysis), same modality "
+                                  "and step; p: hypergeometric tail P(X ≥ overlap) for two random k-sets."))
+            rows = sorted(ro.itertuples(), key=lambda r: (r.modality, step_key(r.step), str(r.label)))
+            parts.append(table(["input", "step", "language", "overlap", "k", "chance", "Jaccard", "p"],
+                               [(r.modality, step_label(r.step), lang_name(r.label), r.count, r.k, fnum(r.chance, 3),
+                                 fnum(r.jaccard), fnum(r.p_value, 3)) for r in rows]))
+            parts.append(tag("p", "Table: ", tag("code", "analysis/role_overlap.csv")))
         return join(parts)
 
     def section_agreement(self) -> Markup:
@@ -358,7 +372,8 @@ class _Report:
             parts.append(self.figure("gini", F.gini_heatmaps, co,
                                      "Gini coefficient (mean over tasks) by language and input modality, one "
                                      "panel per component and step."))
-            paired = co[co["task"] != "asr"]  # asr has no text side: the speech/text columns compare like with like
+            # transcription tasks (asr) have no text side: the speech/text columns compare like with like
+            paired = co[[not (t in TASKS and TASKS[t].direction == "same") for t in co["task"]]]
             g = paired.groupby(["component", "lang", "modality"]).agg(
                 gini=("gini", "mean"), top1_share=("top1_share", "mean"), entropy=("entropy", "mean"),
                 rows=("gini", "size")).reset_index()
