@@ -514,7 +514,7 @@ CASES: list[Case] = [
          r"model: not a model folder \(no config\.json\)"),
     Case("unsupported-model-type", "model", "a model folder of an unsupported architecture",
          lambda c: c.record(c.res.corpus, "--model", c.model(write={"config.json": b'{"model_type": "bert"}'})),
-         ModelLoadError, r"has model_type 'bert'; babelscope supports seamless_m4t_v2, whisper"),
+         ModelLoadError, r"has model_type 'bert'; babelscope supports seamless_m4t_v2, speech-encoder-decoder, whisper"),
     Case("weights-truncated", "model", "a truncated model.safetensors",
          lambda c: c.record(c.res.corpus, "--model", c.model(write={"model.safetensors": (
              c.res.model_copy / "model.safetensors").read_bytes()[:100000]})),

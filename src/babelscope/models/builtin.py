@@ -111,6 +111,43 @@ def build_tiny_whisper(out: Path, seed: int = 0) -> None:
         "forced_decoder_ids": None})
 
 
+def build_tiny_speech_encoder_decoder(out: Path, seed: int = 0) -> None:
+    """wav2vec2 encoder (3 convolutions, 3 transformer layers) + mBART decoder (2 layers), hidden 64,
+    the output language forced as the decoder's first token (``__xxx__``)."""
+    from transformers import (MBartConfig, SpeechEncoderDecoderConfig, SpeechEncoderDecoderModel, Wav2Vec2Config,
+                              Wav2Vec2FeatureExtractor)
+
+    from babelscope.models.tokenizer_build import build_bos_tokenizer
+
+    tok = build_bos_tokenizer(seed_texts(), DEMO_LANGS, out)
+    ids = tok.convert_tokens_to_ids
+    enc = Wav2Vec2Config(hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=128,
+                         conv_dim=(32, 32, 32), conv_kernel=(10, 3, 3), conv_stride=(5, 2, 2), feat_extract_norm="layer",
+                         num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4, do_stable_layer_norm=True,
+                         hidden_dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, feat_proj_dropout=0.0,
+                         layerdrop=0.0, mask_time_prob=0.0, initializer_range=0.1)
+    # encoder_layers is unused by the decoder but is MBartConfig's num_hidden_layers, which sizes the cache
+    dec = MBartConfig(vocab_size=len(tok), d_model=64, decoder_layers=2, decoder_attention_heads=4,
+                      decoder_ffn_dim=128, encoder_layers=2, encoder_attention_heads=4, encoder_ffn_dim=128,
+                      max_position_embeddings=128, dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
+                      decoder_layerdrop=0.0, init_std=0.1, pad_token_id=ids("<pad>"), bos_token_id=ids("<s>"),
+                      eos_token_id=ids("</s>"), decoder_start_token_id=ids("</s>"), is_decoder=True,
+                      add_cross_attention=True, scale_embedding=True)
+    cfg = SpeechEncoderDecoderConfig.from_encoder_decoder_configs(enc, dec)
+    cfg.decoder_start_token_id = ids("</s>")
+    cfg.pad_token_id = ids("<pad>")
+    cfg.eos_token_id = ids("</s>")
+    torch.manual_seed(seed)
+    model = SpeechEncoderDecoderModel(config=cfg).eval()
+    model.save_pretrained(str(out))
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
+                             return_attention_mask=True).save_pretrained(str(out))
+    _write_generation_config(out, {
+        "lang_to_id": {f"__{l}__": ids(f"__{l}__") for l in DEMO_LANGS},
+        "decoder_start_token_id": ids("</s>"), "eos_token_id": ids("</s>"), "pad_token_id": ids("<pad>"),
+        "bos_token_id": ids("<s>")})
+
+
 @dataclass(frozen=True)
 class Builtin:
     name: str
@@ -127,6 +164,10 @@ BUILTINS: dict[str, Builtin] = {
     "tiny-random-whisper": Builtin("tiny-random-whisper", "whisper",
                                    "Whisper architecture, random weights (d_model 64, 2+2 layers); for tests",
                                    build_tiny_whisper),
+    "tiny-random-speech-encoder-decoder": Builtin(
+        "tiny-random-speech-encoder-decoder", "speech_encoder_decoder",
+        "SpeechEncoderDecoderModel (wav2vec2 encoder + mBART decoder), random weights (hidden 64, 3+2 layers), "
+        "output language by forced first token; for tests", build_tiny_speech_encoder_decoder),
     "babel-mini": Builtin("babel-mini", "seamless",
                           "SeamlessM4T v2 architecture trained by babelscope on its demo corpus (6 languages, "
                           "speech and text; 7.6 M parameters); see its model card", None,

@@ -32,6 +32,8 @@ class Family:
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("seamless", "babelscope.models.seamless:SeamlessAdapter", ("seamless_m4t_v2",)),
     Family("whisper", "babelscope.models.whisper:WhisperAdapter", ("whisper",)),
+    Family("speech_encoder_decoder", "babelscope.models.speech_encoder_decoder:SpeechEncoderDecoderAdapter",
+           ("speech-encoder-decoder",)),
 )}
 
 

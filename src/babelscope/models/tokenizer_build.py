@@ -58,3 +58,23 @@ def build_whisper_tokenizer(texts: Sequence[str], whisper_langs: Sequence[str], 
     tok.add_special_tokens({"additional_special_tokens": specials})
     tok.save_pretrained(str(out_dir))
     return WhisperTokenizer.from_pretrained(str(out_dir))
+
+
+def build_bos_tokenizer(texts: Sequence[str], langs: Sequence[str], out_dir: Path, vocab_size: int = 800):
+    """A byte-level BPE with ``<s> <pad> </s> <unk>`` and one ``__xxx__`` token per language: the
+    forced-first-token convention of encoder-decoder models that name the output language that way."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    specials = ["<s>", "<pad>", "</s>", "<unk>"] + [f"__{l}__" for l in langs]
+    tk = Tokenizer(models.BPE(unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tk.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  special_tokens=specials, show_progress=False)
+    tk.train_from_iterator(list(texts), trainer)
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", pad_token="<pad>", eos_token="</s>",
+                                  unk_token="<unk>", additional_special_tokens=specials[4:])
+    tok.save_pretrained(str(out_dir))
+    return PreTrainedTokenizerFast.from_pretrained(str(out_dir))
