@@ -165,3 +165,21 @@ def test_browser_checker_catches_broken_pages(chromium, tmp_path):
     external.write_text('<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/x.png"></body></html>')
     check = check_page(external, chromium)
     assert not check.ok and check.external_requests
+
+
+def test_a_speech_only_run_says_not_applicable_not_not_run(run_copy, tmp_path):
+    """Whisper has no text input: its missing speech-vs-text tables are 'not applicable', with the reason."""
+    import json
+
+    run = json.loads((run_copy / "run.json").read_text())
+    run["model"]["inputs"] = ["speech"]
+    (run_copy / "run.json").write_text(json.dumps(run))
+    for name in ("overlap", "spearman", "modality_units"):
+        (run_copy / "analysis" / f"{name}.csv").unlink()
+    html = build_report(run_copy, tmp_path / "rep").read_text("utf-8")
+    summary = html.split('id="summary"', 1)[1].split("<h2", 1)[0]
+    assert "not applicable (the model has no text input (seamless takes speech input only)): overlap, spearman, " \
+           "modality_units" in summary
+    assert "not run or unreadable" not in summary
+    claims = {c.number: c for c in evaluate_claims(load_run(run_copy))}
+    assert all(claims[n].verdict == NOT_TESTABLE for n in (1, 2, 4))

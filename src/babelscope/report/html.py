@@ -27,12 +27,15 @@ from babelscope import __version__
 from babelscope.atomic import commit_dir, remove_stale_temps, temp_name
 from babelscope.outputs import REPORT_MARKER, check_replaceable
 from babelscope.report import figures as F
-from babelscope.report.claims import (NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, Claim, evaluate_claims)
+from babelscope.report.claims import (NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, Claim, evaluate_claims,
+                                      no_text_input)
 from babelscope.report.data import (CONDITIONS, FAMILY_NAMES, TABLES, Intervention, RunData, fnum, lang_name, load_run,
                                     modality_groups, step_key, step_label)
 from babelscope.tasks import TASKS
 
 MAX_TEXT = 300
+#: analysis tables that compare speech with text input (absent for a model without text input)
+SPEECH_VS_TEXT_TABLES = ("overlap", "spearman", "modality_units", "overlap_boot")
 N_EXAMPLES = 3
 
 
@@ -233,6 +236,12 @@ class _Report:
             items.append(f"{len(with_eff)} interventions; {sig} with a forced − baseline effect on the "
                          f"expected-language share whose 95% CI excludes 0")
         missing = [n for n in list(TABLES) + ["interventions"] if n in self.data.problems]
+        no_text = no_text_input(self.data.run)
+        if no_text:  # the speech-vs-text tables cannot exist for this run: say why, not "not run"
+            na = [n for n in missing if n in SPEECH_VS_TEXT_TABLES]
+            missing = [n for n in missing if n not in SPEECH_VS_TEXT_TABLES]
+            if na:
+                items.append(f"not applicable ({no_text}): " + ", ".join(na))
         if missing:
             items.append("not run or unreadable: " + ", ".join(missing))
         verdicts = table(["claim", "verdict", "why"],
@@ -335,7 +344,7 @@ class _Report:
             rows = sorted(ro.itertuples(), key=lambda r: (r.modality, step_key(r.step), str(r.label)))
             parts.append(table(["input", "step", "language", "overlap", "k", "chance", "Jaccard", "p"],
                                [(r.modality, step_label(r.step), lang_name(r.label), r.count, r.k, fnum(r.chance, 3),
-                                 fnum(r.jaccard), fnum(r.p_value, 3)) for r in rows]))
+                                 fnum(r.jaccard), f"{r.p_value:.2g}") for r in rows]))
             parts.append(tag("p", "Table: ", tag("code", "analysis/role_overlap.csv")))
         return join(parts)
 
