@@ -88,7 +88,7 @@ class PreparedBatch:
 
 
 class ModelAdapter(abc.ABC):
-    """Base class of the per-family adapters (``seamless``, ``whisper``)."""
+    """Base class of the per-family adapters (``models/registry.py`` lists them)."""
 
     family: ClassVar[str]
     #: the tasks of the task table (:mod:`babelscope.tasks`) this family can run, each with how the
@@ -98,6 +98,9 @@ class ModelAdapter(abc.ABC):
     input_modalities: ClassVar[tuple[str, ...]] = ("speech", "text")
     #: module-path prefix -> component name
     component_prefixes: ClassVar[dict[str, str]]
+    #: ISO 639-3 code -> the model's own code for it, for every language the model can be asked for
+    #: (set by each adapter's ``__init__`` from its generation config or tokenizer)
+    language_codes: dict[str, str]
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any, feature_extractor: Any, *,
                  name: str, source: dict[str, Any], device: str = "cpu") -> None:
@@ -128,10 +131,6 @@ class ModelAdapter(abc.ABC):
     @property
     def sample_rate(self) -> int:
         return int(getattr(self.feature_extractor, "sampling_rate", 16000))
-
-    #: ISO 639-3 code -> the model's own code for it, for every language the model can be asked for
-    #: (set by each adapter's ``__init__`` from its generation config or tokenizer)
-    language_codes: dict[str, str]
 
     @property
     def languages(self) -> tuple[str, ...]:

@@ -63,10 +63,10 @@ def _whisper_base_folder(fetch: bool) -> Path | None:
     from babelscope.models.ct2_whisper import default_whisper_base_dir
     from babelscope.models.whisper_base import ensure_whisper_base
 
+    if fetch:
+        return ensure_whisper_base()
     d = default_whisper_base_dir()
-    if (d / ".complete").exists():
-        return d
-    return ensure_whisper_base() if fetch else None
+    return d if (d / ".complete").exists() else None
 
 
 def _whisper_base_config():

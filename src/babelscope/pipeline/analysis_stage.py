@@ -135,8 +135,8 @@ def role_overlap(jobs: dict[RankJob, Expertise], *, k: int, mode: str, component
     by = {(j.analysis, j.modality, j.step): e for j, e in jobs.items() if j.step != "encoder"}
     rows = []
     for (an, mod, step), rep in sorted(by.items(), key=str):
-        ctl = by.get(("target_language", mod, step))
-        if an != "source_language" or ctl is None:
+        ctl = by.get(("target_language", mod, step)) if an == "source_language" else None
+        if ctl is None:
             continue
         for label in [l for l in rep.labels if l in set(ctl.labels)]:
             kk = min(_k(rep, label, k, component), _k(ctl, label, k, component))

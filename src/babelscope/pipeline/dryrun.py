@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
 from babelscope.config import RunConfig
 from babelscope.errors import ModelLoadError
 

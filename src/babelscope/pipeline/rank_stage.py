@@ -5,8 +5,8 @@ Jobs (one expertise table each):
 * ``source_language`` — for each modality with an X→pivot task recorded (s2t, t2t): the decoder at
   every recorded step (``step=S/mean``), and the encoders at the ``encoder`` view (depth profile,
   claim 3);
-* ``target_language`` — for each modality with a pivot→X task recorded (en2x_s2t, en2x_t2t): the
-  decoder at every step;
+* ``target_language`` — for each modality with a pivot→X task recorded (en2x_s2t, en2x_t2t), else a
+  cross task (x2y_s2t, x2y_t2t): the decoder at every step;
 * ``modality`` — for each task family with both modalities recorded, x2en (s2t + t2t) and en2x
   (en2x_s2t + en2x_t2t), on paired sentences: the decoder at every step (the cross-attention
   key/value projections answer at their ``encoder`` view).

@@ -297,21 +297,20 @@ def claim_concentration(df: pd.DataFrame | None, missing: str = "not run", boot:
         return _untestable(5, missing, src, st)
     d = df[(df["component"] == "text_decoder") & np.isfinite(pd.to_numeric(df["gini"], errors="coerce"))]
     nums = [(f"mean Gini, {lang_name(l)}", fnum(v)) for l, v in d.groupby("lang")["gini"].mean().items()]
-    if no_text:
-        speech_why = no_text
-    elif not (d["modality"] == "text").any():
-        speech_why = "no text-input samples (a model without text input cannot compare speech with text)"
+    if boot is None:
+        speech_why = latin_why = "no bootstrap table (analysis/concentration_boot.csv)"
     else:
-        speech_why = "no bootstrap row"
+        latin_why = "no bootstrap row"
+        speech_why = (latin_why if (d["modality"] == "text").any() else
+                      "no text-input samples (a model without text input cannot compare speech with text)")
     tests = []
-    for contrast, part, why in (("speech - text", "speech more concentrated than text", speech_why),
-                                ("jpn/cmn - Latin", "jpn/cmn more concentrated than Latin script", "no bootstrap row")):
+    for contrast, part, why in (("speech - text", "speech more concentrated than text", no_text or speech_why),
+                                ("jpn/cmn - Latin", "jpn/cmn more concentrated than Latin script", latin_why)):
         t = Test(part, f"mean Gini {contrast.replace('-', '−')}")
         row = None if boot is None or boot.empty else boot[boot["contrast"] == contrast]
         if no_text and contrast == "speech - text":
-            row = None  # nothing to compare, whatever the tables hold
-        tests.append(_above_zero(t, row, st, why if boot is not None or (no_text and contrast == "speech - text")
-                                 else "no bootstrap table (analysis/concentration_boot.csv)",
+            row = None  # a model without text input: nothing to compare, whatever the tables hold
+        tests.append(_above_zero(t, row, st, why,
                                  lambda r: f"{int(r['n_cells'])} paired cells {r['pairing']}, "
                                            f"{int(r['n_groups'])} sentence groups"))
     return make_claim(5, tests, None, nums, src, st)
