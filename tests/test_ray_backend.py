@@ -14,6 +14,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'babelscope[ray]' or '.[test]')")
 
 from babelscope.corpus import build_task_samples, read_manifest  # noqa: E402
+from babelscope.executor import Executor  # noqa: E402
 from babelscope.rank import build_analysis, rank_store, read_expertise  # noqa: E402
 from babelscope.record import RecordSettings, open_activations, record  # noqa: E402
 
@@ -45,7 +46,7 @@ def local_store(seamless, samples, tmp_path_factory):
 @pytest.fixture(scope="module")
 def ray_store(cluster, seamless, samples, tmp_path_factory):
     return record(seamless, samples, tmp_path_factory.mktemp("ray") / "store", SETTINGS, progress=False,
-                  backend="ray", num_workers=2)
+                  executor=Executor("ray", workers=2))
 
 
 def assert_same_store(a, b) -> None:
@@ -86,7 +87,7 @@ def test_same_thread_count_gives_the_same_bits_on_both_backends(cluster, seamles
     with the store's setting, so with the same setting the stores are bitwise equal."""
     settings = RecordSettings(**{**SETTINGS.__dict__, "threads": threads})
     a = record(seamless, samples, tmp_path / "local", settings, progress=False)
-    b = record(seamless, samples, tmp_path / "ray", settings, progress=False, backend="ray", num_workers=2)
+    b = record(seamless, samples, tmp_path / "ray", settings, progress=False, executor=Executor("ray", workers=2))
     assert_same_store(a, b)
     for st in (a, b):
         assert st.manifest["settings"]["threads"] == threads
@@ -103,7 +104,7 @@ def test_other_thread_counts_agree_within_tolerance_across_backends(cluster, sea
     a = record(seamless, samples, tmp_path / "local", RecordSettings(**{**SETTINGS.__dict__, "threads": 1}),
                progress=False)
     b = record(seamless, samples, tmp_path / "ray", RecordSettings(**{**SETTINGS.__dict__, "threads": 2}),
-               progress=False, backend="ray", num_workers=2)
+               progress=False, executor=Executor("ray", workers=2))
     res = compare_stores(a, b)
     assert res.ok, res.report_lines()
     assert res.threads == (1, 2)
@@ -130,7 +131,7 @@ def test_interrupted_run_resumes_on_the_other_backend(cluster, seamless, samples
             raise _Stop
 
     with pytest.raises(_Stop):
-        record(seamless, samples, out, SETTINGS, progress=False, backend=first, num_workers=1,
+        record(seamless, samples, out, SETTINGS, progress=False, executor=Executor(first, workers=1),
                on_chunk=stop_after_two)
     with pytest.raises(Exception, match="incomplete"):
         open_activations(out)
@@ -141,7 +142,7 @@ def test_interrupted_run_resumes_on_the_other_backend(cluster, seamless, samples
     assert finished == {int(p.stem.split("-")[1]) for p in (out / "chunks").glob("chunk-*.json")}
     assert len(finished) >= 1
     resumed: list[int] = []
-    store = record(seamless, samples, out, SETTINGS, progress=False, backend=second, num_workers=2,
+    store = record(seamless, samples, out, SETTINGS, progress=False, executor=Executor(second, workers=2),
                    on_chunk=resumed.append)
     assert not finished & set(resumed), "chunks with a completion record were recomputed"
     assert sorted(finished | set(resumed)) == list(range(5))
@@ -154,7 +155,7 @@ def test_rank_ray_equals_local(cluster, local_store, tmp_path):
         a = rank_store(local_store, an, view=view, block_units=block, out=tmp_path / "local.parquet",
                        progress=False)
         b = rank_store(local_store, an, view=view, block_units=block, out=tmp_path / "ray.parquet",
-                       progress=False, backend="ray", num_workers=2)
+                       progress=False, executor=Executor("ray", workers=2))
         ta, tb = pq.read_table(a.path), pq.read_table(b.path)
         assert ta.num_rows > 0 and ta.equals(tb) and ta.schema.metadata == tb.schema.metadata
         assert pq.ParquetFile(a.path).num_row_groups == pq.ParquetFile(b.path).num_row_groups > 1
@@ -169,7 +170,7 @@ def test_rank_ray_in_memory_store_equals_local(cluster):
     for kind, kw in (("source_language", {"modality": "speech"}), ("modality", {"family": "x2en"})):
         an = build_analysis(samples, kind, **kw)
         a = rank_store(store, an, view="step=7/mean", block_units=8, progress=False)
-        b = rank_store(store, an, view="step=7/mean", block_units=8, progress=False, backend="ray", num_workers=2)
+        b = rank_store(store, an, view="step=7/mean", block_units=8, progress=False, executor=Executor("ray", workers=2))
         assert len(a.table) > 0 and a.meta == b.meta and a.dropped == b.dropped
         assert a.table.equals(b.table)
 
@@ -201,9 +202,9 @@ def test_bad_backend_and_workers_are_named(seamless, samples, tmp_path):
     from babelscope.errors import ConfigError
 
     with pytest.raises(ConfigError, match="backend"):
-        record(seamless, samples, tmp_path / "s", SETTINGS, progress=False, backend="spark")
+        record(seamless, samples, tmp_path / "s", SETTINGS, progress=False, executor=Executor("spark"))
     with pytest.raises(ConfigError, match="workers"):
-        record(seamless, samples, tmp_path / "s", SETTINGS, progress=False, backend="ray", num_workers=0)
+        record(seamless, samples, tmp_path / "s", SETTINGS, progress=False, executor=Executor("ray", workers=0))
     assert not (tmp_path / "s").exists()
 
 

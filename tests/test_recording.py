@@ -131,7 +131,7 @@ def test_recording_is_invisible_whisper(whisper, whisper_store):
 
 def test_step_parity_seamless(seamless, seamless_store):
     samples, st = seamless_store
-    dec_sites = [n for n in st.sites if st.site_info(n)["stream"] == "decoder"]
+    dec_sites = [n for n in st.sites if st.site(n).stream == "decoder"]
     assert len(dec_sites) > 10
     m = seamless.model
     checked = 0
@@ -150,7 +150,7 @@ def test_step_parity_seamless(seamless, seamless_store):
 
 def test_step_parity_whisper(whisper, whisper_store):
     samples, st = whisper_store
-    dec_sites = [n for n in st.sites if st.site_info(n)["stream"] == "decoder"]
+    dec_sites = [n for n in st.sites if st.site(n).stream == "decoder"]
     m = whisper.model
     for i, s in enumerate(samples[:3]):
         f, seq = _plain_whisper(whisper, s, 8)
@@ -170,7 +170,7 @@ def test_encoder_pooling_matches_unpadded_forward(seamless, whisper, seamless_st
         s = samples[i]
         inputs = _seamless_inputs(seamless, s)
         comp = "speech_encoder" if s.modality == "speech" else "text_encoder"
-        names = [n for n in st.sites if st.site_info(n)["component"] == comp][:12]
+        names = [n for n in st.sites if st.site(n).component == comp][:12]
         captured = {}
         hs = [seamless.model.get_submodule(n).register_forward_hook(
             (lambda n: lambda m, a, o: captured.__setitem__(n, o.detach().float()))(n)) for n in names]
@@ -181,10 +181,10 @@ def test_encoder_pooling_matches_unpadded_forward(seamless, whisper, seamless_st
             h.remove()
         for n in names:
             x = captured[n][0]
-            x = x.T if st.site_info(n)["channel_axis"] == 1 else x
+            x = x.T if st.site(n).channel_axis == 1 else x
             np.testing.assert_allclose(st.responses(n, "encoder")[i], x.mean(0).numpy(), atol=1e-4, rtol=0)
         other = "text_encoder" if comp == "speech_encoder" else "speech_encoder"
-        n_other = next(n for n in st.sites if st.site_info(n)["component"] == other)
+        n_other = next(n for n in st.sites if st.site(n).component == other)
         assert not st.valid(n_other, "encoder")[i]
         assert np.isnan(st.responses(n_other, "encoder")[i]).all()
     # Whisper pads to 30 s: pooled encoder responses cover only the real frames

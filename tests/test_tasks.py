@@ -1,4 +1,4 @@
-"""The task table (babelscope.tasks): what each task pairs, and that analyses, rank jobs and
+"""The task table (babelscope.vocab.tasks): what each task pairs, and that analyses, rank jobs and
 interventions find their tasks by modality and direction, never by name."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import itertools
 import pandas as pd
 import pytest
 
-from babelscope import tasks as T
+from babelscope.vocab import tasks as T
 from babelscope.corpus.manifest import Corpus, CorpusRecord
 from babelscope.corpus.tasks import build_task_samples
 from babelscope.errors import ConfigError

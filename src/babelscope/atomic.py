@@ -130,3 +130,33 @@ class FolderLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def build_dir(folder: Path, build, *, marker: str = ".complete", marker_text: str = "ok\n") -> Path:
+    """Build a folder once, crash-safe and race-safe: ``build(tmp)`` fills a private temporary beside
+    ``folder``; a ``marker`` file (``marker_text``) is written last and the temporary renamed into
+    place. A folder that already holds the marker is returned as it is. When another process
+    finished the same folder first its copy is kept; a stale folder without the marker is replaced.
+    Whatever happens, the temporary is removed."""
+    folder = Path(folder)
+    if (folder / marker).exists():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(folder)
+    tmp = temp_name(folder)
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        build(tmp)
+        (tmp / marker).write_text(marker_text)
+        try:
+            os.rename(tmp, folder)
+        except OSError:  # another process finished first, or a stale unmarked folder is in the way
+            if (folder / marker).exists():
+                return folder
+            commit_dir(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder

@@ -47,7 +47,7 @@ def test_every_sentence_is_spoken_in_its_language():
     """espeak-ng's phoneme trace of all sentences of a language (one call per language) has no
     switch to another language's rules."""
     from babelscope.corpus.speakable import speakable_text
-    from babelscope.corpus.synth import VOICES
+    from babelscope.vocab.languages import VOICES
 
     rows = demo_rows()
     for lang in DEMO_LANGS:

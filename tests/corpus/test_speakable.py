@@ -15,6 +15,7 @@ import subprocess
 import pytest
 
 from babelscope.corpus import synth
+from babelscope.vocab.languages import VOICES
 from babelscope.corpus.speakable import SpeechFallbackError, japanese_kana, speakable_text
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
@@ -47,10 +48,10 @@ def test_japanese_and_mandarin_are_read_without_falling_back_to_another_language
         assert _switches(_trace(text, "ja")), f"the kanji of {text!r} should trip espeak-ng (the test must be able to fail)"
         spoken = speakable_text(text, "jpn")
         assert not re.search(r"[\u4e00-\u9fff]", spoken), spoken  # no kanji left
-        assert _switches(_trace(spoken, synth.VOICES["jpn"])) == [], (text, spoken)
+        assert _switches(_trace(spoken, VOICES["jpn"])) == [], (text, spoken)
     for text in MANDARIN:
         assert "en" in _switches(_trace(text, "cmn")), f"the voice 'cmn' reads {text!r} as English tone digits"
-        trace = _trace(speakable_text(text, "cmn"), synth.VOICES["cmn"])
+        trace = _trace(speakable_text(text, "cmn"), VOICES["cmn"])
         assert _switches(trace) == [] and re.search(r"\d", trace), (text, trace)  # pinyin with tone numbers
     # and what synthesize speaks passes its own gate: audio comes out
     for text, lang in ((JAPANESE[0], "jpn"), (MANDARIN[0], "cmn")):

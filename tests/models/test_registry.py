@@ -8,7 +8,7 @@ import pytest
 from babelscope.errors import ModelLoadError
 from babelscope.models import FAMILIES, ZOO, meta_adapter
 from babelscope.models.registry import family_of_model_type
-from babelscope.models.sites import select_sites
+from babelscope.vocab.sites import select_sites
 
 
 def test_each_family_serves_its_model_types():

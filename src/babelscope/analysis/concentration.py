@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from babelscope.errors import ConfigError
-from babelscope.models.sites import is_kv_site
+from babelscope.vocab.sites import Site, is_kv_site
 from babelscope.rank.progress import progress_bar
 from babelscope.rank.source import ActivationSource, match_sites, view_for
 
@@ -111,20 +111,20 @@ class ConcentrationResult:
         return lorenz(self.masses[(group, scope)])
 
 
-def _scope_key(scope: str, site: str, info: dict[str, Any]) -> str:
+def _scope_key(scope: str, info: Site) -> str:
     """The scope a site's units count in. The decoder's cross-attention key/value projections are
     encoder-stream units (one value per input, METHODS §5): they form their own component
     ``decoder_kv``, so ``text_decoder`` holds the decoder stream only."""
     if scope == "all":
         return "all"
-    comp = str(info.get("component", ""))
-    if comp == "text_decoder" and is_kv_site(site):
+    comp = info.component
+    if comp == "text_decoder" and is_kv_site(info.name):
         comp = "decoder_kv"
     if scope == "component":
         return comp
     if scope == "layer":
-        return f"{comp}:{int(info.get('layer', -1))}"
-    return site
+        return f"{comp}:{info.layer}"
+    return info.name
 
 
 def _groups(samples: pd.DataFrame, group_by: Sequence[str],
@@ -177,7 +177,7 @@ def concentration_store(store: ActivationSource, *, view: str, scope: str = "com
                 for g, r in rows.items():
                     sums[g][start:stop] = np.abs(block[r].astype(np.float64)).sum(axis=0)
                 prog.advance(task, stop - start)
-            key = _scope_key(scope, site, store.site_info(site))
+            key = _scope_key(scope, store.site(site))
             for g, r in rows.items():
                 parts.setdefault((g, key), []).append(sums[g] / r.size)
                 n_used[(g, key)] = max(n_used.get((g, key), 0), int(r.size))

@@ -36,8 +36,10 @@ def intervene_cmd(
     ask: Optional[str] = typer.Option(None, help="Ask every sample for this target language."),
     steer_to: Optional[str] = typer.Option(None, "--steer-to", help="Steering: the language the forced sets "
                                            "should produce; samples already asking for it are dropped."),
+    op: str = typer.Option("replace", help="What is done to the units: replace, add, scale (or a registered "
+                           "intervention, see docs/architecture.md)."),
     value: str = typer.Option("on_p50", help="on_p50, on_p90, off_p50, off_mean or zero."),
-    factor: float = typer.Option(1.0, help="Multiply the forcing value."),
+    factor: float = typer.Option(1.0, help="Multiply the forcing value (scale: the factor itself)."),
     positions: str = typer.Option("all", help="all or newest decoder positions."),
     steps: Optional[str] = typer.Option(None, help="Force only decoding steps in [A, B), e.g. 7:12."),
     allow_encoder_stream: bool = typer.Option(False, "--allow-encoder-stream", help="With --steps: force "
@@ -67,7 +69,7 @@ def intervene_cmd(
     st = babelscope.open_activations(store)
     neuron_sets = tuple(load_neuron_set(p) for p in sets)
     forcing = Forcing(sets=neuron_sets, value=value, factor=factor, positions=positions, steps=_steps(steps),
-                      allow_encoder_stream=allow_encoder_stream)
+                      allow_encoder_stream=allow_encoder_stream, op=op)
     tables = [read_expertise(p).table for p in expertise]
     adapter = load_model(model or st.manifest["model"]["name"])
     samples = select_samples(samples_from_table(st.samples), tasks=tasks, ask=ask, exclude_tgt=steer_to,
@@ -82,13 +84,22 @@ def intervene_cmd(
 
 
 def print_summary(summary: dict) -> None:
+    from babelscope.evaluate.metrics import METRICS
+
     t = Table(title=f"{summary['forcing']}  ({summary['n_samples']} samples)")
-    for c in ("condition", "share expected", "95% CI", "P(expected)", "share asked", "chrF"):
-        t.add_column(c)
+    t.add_column("condition")
+    for m in METRICS.values():  # the registered metrics drive the columns
+        t.add_column(m.label)
+        if m.ci:
+            t.add_column("95% CI")
     for cond, s in summary["conditions"].items():
-        lo, hi = s["share_expected_ci95"]
-        t.add_row(cond, f"{s['share_expected']:.3f}", f"[{lo:.3f}, {hi:.3f}]", f"{s['mean_expected_prob']:.3f}",
-                  f"{s['share_asked']:.3f}", f"{s['mean_chrf']:.1f}")
+        cells = [cond]
+        for m in METRICS.values():
+            cells.append(format(s.get(m.summary, float("nan")), m.fmt))
+            if m.ci:
+                lo, hi = s.get(f"{m.summary}_ci95") or (float("nan"), float("nan"))
+                cells.append(f"[{format(lo, m.fmt)}, {format(hi, m.fmt)}]")
+        t.add_row(*cells)
     console.print(t)
     for pair, eff in summary["effects"].items():
         e = eff.get("is_expected")

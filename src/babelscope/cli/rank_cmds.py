@@ -60,6 +60,7 @@ def rank_cmd(
 ) -> None:
     """Rank every unit for every label of an analysis: AP and forcing statistics (an expertise table)."""
     import babelscope
+    from babelscope.executor import Executor
     from babelscope.rank import build_analysis, rank_store
 
     st = babelscope.open_activations(store)
@@ -69,8 +70,8 @@ def rank_cmd(
     out.parent.mkdir(parents=True, exist_ok=True)
     exp = rank_store(st, an, view=view, patterns=_csv(sites) or None, components=_csv(components) or None,
                      block_units=block_units, out=out, progress=progress,
-                     encoder_fallback=encoder_fallback, threads=threads, backend=backend,
-                     ray_address=ray_address, num_workers=workers)
+                     encoder_fallback=encoder_fallback, threads=threads,
+                     executor=Executor(backend, workers=workers, ray_address=ray_address))
     meta = exp.meta
     console.print(f"ranked {sum(s['n_units'] for s in meta['sites'].values()):,} units at "
                   f"{len(meta['sites'])} site(s) for labels {', '.join(an.label_names)}; "

@@ -28,7 +28,7 @@ def _ints(value: str, what: str) -> tuple[int, ...]:
 def models() -> None:
     """List the built-in and zoo models, and each model family's tasks with how it asks for them."""
     from babelscope.models import FAMILIES, ZOO, list_builtins
-    from babelscope.tasks import TASKS
+    from babelscope.vocab.tasks import TASKS
 
     t = Table("name", "family", "description", title="built-in models")
     for b in list_builtins():
@@ -84,7 +84,7 @@ def record_cmd(
     site_patterns: str = typer.Option("text_decoder", "--sites", help="Comma-separated globs, 're:REGEX' or component names."),
     encoder_pooling: str = typer.Option("mean", help="Pooling of encoder sites: mean, max or last."),
     batch_size: int = typer.Option(16, help="Samples per generate call (also the store's chunk size)."),
-    max_new_tokens: int = typer.Option(32, help="Generation length limit."),
+    max_new_tokens: int = typer.Option(24, help="Generation length limit (RecordSettings.max_new_tokens)."),
     dtype: str = typer.Option("float32", help="Store dtype: float32 or float16."),
     device: str = typer.Option("cpu", help="cpu, cuda, cuda:1, ... (--backend ray: the workers use one GPU "
                                "each when the cluster has GPUs, else the CPU)"),
@@ -105,6 +105,7 @@ def record_cmd(
     """Record pooled responses of the chosen sites, per decoding step, into an activation store."""
     from babelscope.corpus import build_task_samples, read_manifest
     from babelscope.models import load_model
+    from babelscope.executor import Executor
     from babelscope.record import RecordSettings, record
 
     settings = RecordSettings(steps=_ints(steps, "steps"), sites=tuple(_csv(site_patterns)),
@@ -113,23 +114,15 @@ def record_cmd(
     corp = read_manifest(corpus)
     samples = build_task_samples(corp, _csv(tasks), pivot=tgt_lang, langs=_csv(langs) or None, split=split,
                                  max_groups=max_groups)
-    if backend not in ("local", "ray"):
-        from babelscope.errors import ConfigError
-
-        raise ConfigError(f"--backend: choose local or ray, not {backend!r}")
-    if backend == "ray":
+    ex = Executor(backend, threads=threads, workers=workers, ray_address=ray_address,
+                  device=None if device == "cpu" else device)
+    if ex.is_ray:
         from babelscope.ray_util import import_ray
-        from babelscope.record.ray_backend import record_ray
 
         import_ray()  # before loading the model
-        # the driver's copy only validates inputs and names the model: the workers choose their device
-        adapter = load_model(model, device="cpu", dtype=model_dtype, seed=seed)
-        store = record_ray(adapter, samples, out, settings, overwrite=overwrite, progress=progress,
-                           ray_address=ray_address, num_workers=workers, seed=seed,
-                           device=None if device == "cpu" else device)
-    else:
-        adapter = load_model(model, device=device, dtype=model_dtype, seed=seed)
-        store = record(adapter, samples, out, settings, overwrite=overwrite, progress=progress)
+    # with Ray the driver's copy only validates inputs and names the model: the workers choose their device
+    adapter = load_model(model, device=ex.driver_device(device), dtype=model_dtype, seed=seed)
+    store = record(adapter, samples, out, settings, executor=ex, overwrite=overwrite, progress=progress, seed=seed)
     print_store_summary(store)
     console.print(str(out))
 

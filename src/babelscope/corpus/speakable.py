@@ -7,7 +7,7 @@ turned into its pronunciation in katakana first, with MeCab's UniDic dictionary 
 を come out as ワ, エ and オ, and long vowels as ー. The text record keeps the original script; only
 the synthesizer sees the kana.
 
-Mandarin uses the voice ``cmn-latn-pinyin`` (see :data:`babelscope.corpus.synth.VOICES`): the voice
+Mandarin uses the voice ``cmn-latn-pinyin`` (see :data:`babelscope.vocab.languages.VOICES`): the voice
 named ``cmn`` turns Hanzi into pinyin with tone digits and then reads the digits in English.
 
 **The gate.** espeak-ng's phoneme trace (``-x``) marks every switch to another language's rules

@@ -17,13 +17,7 @@ import soxr
 
 from babelscope.corpus.speakable import Fallback, SpeechFallbackError, check_speakable
 from babelscope.errors import AudioError, ConfigError
-
-#: ISO 639-3 -> espeak-ng voice. Mandarin: ``cmn-latn-pinyin`` reads Hanzi as pinyin with tones (the
-#: voice ``cmn`` reads the tone digits in English); Japanese is given as kana (speakable.py)
-VOICES = {"eng": "en-us", "deu": "de", "spa": "es", "fra": "fr", "jpn": "ja", "cmn": "cmn-latn-pinyin", "ita": "it",
-          "por": "pt", "nld": "nl", "rus": "ru", "pol": "pl", "tur": "tr", "kor": "ko", "hin": "hi",
-          "arb": "ar", "swe": "sv", "fin": "fi", "ces": "cs", "ukr": "uk", "vie": "vi"}
-
+from babelscope.vocab.languages import VOICES
 
 def espeak_binary() -> str:
     exe = shutil.which("espeak-ng")

@@ -30,9 +30,9 @@ import numpy as np
 import soundfile as sf
 
 from babelscope.corpus import synth as _synth
-from babelscope.corpus.manifest import MANIFEST_NAME, Corpus, _check_text, iter_json_lines, read_manifest
+from babelscope.corpus.manifest import MANIFEST_NAME, Corpus, check_text, iter_json_lines, read_manifest
 from babelscope.errors import AudioError, BabelscopeError, ConfigError, ManifestError
-from babelscope.models.langcodes import is_known_language
+from babelscope.vocab.languages import VOICES, is_known_language
 from babelscope.outputs import check_replaceable
 
 RATE = 16000
@@ -69,7 +69,7 @@ class Utterance:
 def _group_value(path: Path, line: int, value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    return _check_text(path, line, "group", value)
+    return check_text(path, line, "group", value)
 
 
 def read_group_jsonl(path: str | Path) -> list[SourceText]:
@@ -102,7 +102,7 @@ def read_group_jsonl(path: str | Path) -> list[SourceText]:
             if not is_known_language(lang):
                 raise ManifestError(f"{p}, line {lineno}, field {lang!r}: not a known language code (fields "
                                     "are 'group', 'split' and ISO 639-3 codes such as 'eng', 'deu', 'cmn')")
-            text = _check_text(p, lineno, lang, obj[lang])
+            text = check_text(p, lineno, lang, obj[lang])
             out.append(SourceText(id=f"{group}-{lang}-text", group=group, lang=lang, text=text, split=split,
                                   where=f"{p}, line {lineno}"))
     if not out:
@@ -253,7 +253,7 @@ def _speak(tmp: Path, u: Utterance, allow_fallback: bool = False) -> tuple[float
         sf.write(str(path), wav, RATE, subtype="PCM_16")
     except Exception as exc:
         s = u.src
-        voice = _synth.VOICES.get(s.lang, "?") + (f"+{u.variant}" if u.variant else "")
+        voice = VOICES.get(s.lang, "?") + (f"+{u.variant}" if u.variant else "")
         msg = (f"{s.where}: speech synthesis failed for group {s.group!r}, language {s.lang} "
                f"(voice {voice}, text {s.text[:60]!r}): {exc}")
         raise (ConfigError if isinstance(exc, ConfigError) else AudioError)(msg) from exc
@@ -272,11 +272,11 @@ def synthesize_corpus(src: str | Path, out: str | Path, *, voices: int = 1, rate
     (``fallbacks``), which ``corpus validate`` reports. ``out`` is untouched on an error.
     """
     texts = read_text_source(src)
-    missing = sorted({t.lang for t in texts} - set(_synth.VOICES))
+    missing = sorted({t.lang for t in texts} - set(VOICES))
     if missing:
         first = next(t for t in texts if t.lang == missing[0])
         raise ConfigError(f"no espeak-ng voice for language(s) {', '.join(missing)} (first at {first.where}); "
-                          f"voices exist for {', '.join(sorted(_synth.VOICES))}")
+                          f"voices exist for {', '.join(sorted(VOICES))}")
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
     _synth.espeak_binary()  # fail early and clearly when espeak-ng is absent
@@ -297,7 +297,7 @@ def synthesize_corpus(src: str | Path, out: str | Path, *, voices: int = 1, rate
             split = {"split": s.split} if s.split is not None else {}
             records.append({"id": s.id, "group": s.group, "lang": s.lang, "modality": "text", "text": s.text,
                             **split})
-            speaker = f"espeak-{_synth.VOICES[s.lang]}" + (f"+{u.variant}" if u.variant else "")
+            speaker = f"espeak-{VOICES[s.lang]}" + (f"+{u.variant}" if u.variant else "")
             records.append({"id": s.speech_id, "group": s.group, "lang": s.lang, "modality": "speech",
                             "text": s.text, "audio": u.audio.as_posix(), **split,
                             "duration": round(durations[i], 4), "speaker": speaker})

@@ -1,7 +1,7 @@
 """Task samples (METHODS §1) built from the parallel groups of a corpus.
 
 What each task is (input modality, which of source and target is the pivot) is the task table of
-:mod:`babelscope.tasks`; this module turns a corpus into the samples of the chosen tasks.
+:mod:`babelscope.vocab.tasks`; this module turns a corpus into the samples of the chosen tasks.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Iterable, Sequence
 
 from babelscope.corpus.manifest import Corpus
 from babelscope.errors import ConfigError
-from babelscope.tasks import get_task
+from babelscope.vocab.tasks import get_task
 
 
 @dataclass(frozen=True)

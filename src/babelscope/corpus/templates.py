@@ -103,7 +103,7 @@ LIKERS = [
 ]
 
 
-def _cap(s: str) -> str:
+def cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
@@ -115,9 +115,9 @@ def _adjective_groups() -> list[dict[str, str]]:
             a_eng, a_deu, a_spa, a_fra, a_jpn, a_cmn = a
             out.append({
                 "eng": f"The {eng} is {a_eng}.",
-                "deu": f"{_cap(deu)} ist {a_deu}.",
-                "spa": f"{_cap(spa)} {a_spa[spa_g == 'f']}.",
-                "fra": f"{_cap(fra)} est {a_fra[fra_g == 'f']}.",
+                "deu": f"{cap(deu)} ist {a_deu}.",
+                "spa": f"{cap(spa)} {a_spa[spa_g == 'f']}.",
+                "fra": f"{cap(fra)} est {a_fra[fra_g == 'f']}.",
                 "jpn": f"{jpn}は{a_jpn}。",
                 "cmn": f"{cmn}{a_cmn}。",
             })

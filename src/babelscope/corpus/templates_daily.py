@@ -8,7 +8,7 @@ with prepositions (German dative), the time of day, a past tense, and questions.
 
 from __future__ import annotations
 
-from babelscope.corpus.templates import CITIES, RELATIVES, _cap
+from babelscope.corpus.templates import CITIES, RELATIVES, cap
 
 # object: eng, deu noun, deu gender, spa noun, spa gender, fra noun, fra gender, jpn, cmn
 OBJECTS = [
@@ -88,7 +88,7 @@ def _verb_groups() -> list[dict[str, str]]:
                     eng = f"{s_eng} {eng_v} {art} {o_eng}."
                     deu = f"{s_deu} {v_deu[i]} {_DEU_INDEF_ACC[d_g]} {d_n}."
                     spa_obj = f"{'un' if s_g == 'm' else 'una'} {s_n}"
-                    fra = f"{_cap(v_fra[i])} {'un' if f_g == 'm' else 'une'} {f_n}."
+                    fra = f"{cap(v_fra[i])} {'un' if f_g == 'm' else 'une'} {f_n}."
                     jpn = f"{s_jpn}{o_jpn}を持っています。"
                     cmn = f"{s_cmn}有{o_cmn}。"
                 else:
@@ -97,15 +97,15 @@ def _verb_groups() -> list[dict[str, str]]:
                     deu = f"{s_deu} {v_deu[i]} {_DEU_ACC[d_g]} {d_n}{neg}."
                     spa_obj = _spa_def(s_n, s_g)
                     if verb == "need":
-                        fra = f"{_cap(v_fra[i])} {_fra_partitive(f_n, f_g)}."
+                        fra = f"{cap(v_fra[i])} {_fra_partitive(f_n, f_g)}."
                     else:
-                        fra = f"{_cap(v_fra[i])} {_fra_def(f_n, f_g)}."
+                        fra = f"{cap(v_fra[i])} {_fra_def(f_n, f_g)}."
                     jpn = {"buy": f"{s_jpn}{o_jpn}を買います。", "need": f"{s_jpn}{o_jpn}が必要です。",
                            "find": f"{s_jpn}{o_jpn}が見つかりません。"}[verb]
                     cmn = {"buy": f"{s_cmn}买{o_cmn}。", "need": f"{s_cmn}需要{o_cmn}。",
                            "find": f"{s_cmn}找不到{o_cmn}。"}[verb]
                 spa = " ".join([w for w in (s_spa, "no" if verb == "find" else "") if w] + [v_spa[i], spa_obj])
-                spa = _cap(spa) + "."
+                spa = cap(spa) + "."
                 out.append({"eng": eng, "deu": deu, "spa": spa, "fra": fra, "jpn": jpn, "cmn": cmn})
     return out
 
@@ -126,9 +126,9 @@ def _place_groups() -> list[dict[str, str]]:
         if o_eng in ("table", "bag", "bed"):
             continue
         for p_eng, p_deu, p_spa, p_fra, p_jpn, p_cmn in PLACES:
-            out.append({"eng": f"The {o_eng} is {p_eng}.", "deu": f"{_cap(_DEU_NOM[d_g])} {d_n} ist {p_deu}.",
-                        "spa": f"{_cap(_spa_def(s_n, s_g))} está {p_spa}.",
-                        "fra": f"{_cap(_fra_def(f_n, f_g))} est {p_fra}.",
+            out.append({"eng": f"The {o_eng} is {p_eng}.", "deu": f"{cap(_DEU_NOM[d_g])} {d_n} ist {p_deu}.",
+                        "spa": f"{cap(_spa_def(s_n, s_g))} está {p_spa}.",
+                        "fra": f"{cap(_fra_def(f_n, f_g))} est {p_fra}.",
                         "jpn": f"{o_jpn}は{p_jpn}にあります。", "cmn": f"{o_cmn}在{p_cmn}。"})
     return out
 

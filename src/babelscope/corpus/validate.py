@@ -175,7 +175,8 @@ def _fallbacks(folder: Path, path: Path, records: list[CorpusRecord], speakers: 
         from concurrent.futures import ThreadPoolExecutor
 
         from babelscope.corpus.speakable import check_speakable
-        from babelscope.corpus.synth import VOICES, espeak_binary
+        from babelscope.corpus.synth import espeak_binary
+        from babelscope.vocab.languages import VOICES
 
         todo = [r for r in speech if str(speakers.get(r.line) or "").startswith("espeak-") and r.lang in VOICES]
         if todo:

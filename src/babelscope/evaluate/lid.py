@@ -11,7 +11,7 @@ Backends
 * **fastText** ``lid.176.bin`` when ``fasttext_model=PATH`` is given; needs the ``fasttext`` module
   (``pip install fasttext``), which babelscope does not install. Its softmax over all 176 labels is used.
 
-Identifier labels are mapped to ISO 639-3 (:func:`babelscope.evaluate.langcodes.to_iso639_3`:
+Identifier labels are mapped to ISO 639-3 (:func:`babelscope.vocab.languages.to_iso639_3`:
 ``en -> eng``, ``zh -> cmn``, ``ar -> arb``, ...); labels without a mapping are kept as given.
 
 Texts without a language
@@ -39,7 +39,11 @@ from typing import Any
 import pandas as pd
 
 from babelscope.errors import ConfigError
-from babelscope.evaluate.langcodes import FASTTEXT_OVERRIDES, to_iso639_3
+from babelscope.vocab.languages import to_iso639_3
+
+#: fastText lid.176 labels that mean something else than the ISO code they look like (``als`` is
+#: Alemannic there, taken from Wikipedia's language codes)
+FASTTEXT_OVERRIDES: dict[str, str] = {"als": "gsw"}
 
 _FLAT_RATIO = 2.0 + 1e-6
 """py3langid returns a uniform distribution (aliased labels doubled) for text without any known

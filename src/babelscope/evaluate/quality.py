@@ -29,7 +29,7 @@ import numpy as np
 from sacrebleu.metrics import BLEU, CHRF
 
 from babelscope.errors import ConfigError
-from babelscope.evaluate.langcodes import to_iso639_3
+from babelscope.vocab.languages import to_iso639_3
 
 BLEU_TOKENIZERS: dict[str, str] = {
     "cmn": "zh", "yue": "zh", "wuu": "zh",

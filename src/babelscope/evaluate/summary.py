@@ -4,7 +4,7 @@
 
 * ``text`` — the generated text (``None``/NaN counts as empty: no language, zero scores);
 * ``expected_lang`` — the expected (or steered-to) language, any code
-  :func:`~babelscope.evaluate.langcodes.to_iso639_3` accepts; it is also the BLEU target language;
+  :func:`~babelscope.vocab.languages.to_iso639_3` accepts; it is also the BLEU target language;
 * ``task`` — e.g. ``"asr"``, ``"s2t"``, ``"t2t"``; WER and CER are computed for ``"asr"`` rows only;
 * ``reference`` (optional column; ``None``/NaN entries allowed) — the reference text,
 

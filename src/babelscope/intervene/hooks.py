@@ -27,20 +27,19 @@ from typing import Iterator
 import torch
 
 from babelscope.errors import SiteError
+from babelscope.intervene.ops import get_intervention
 from babelscope.intervene.spec import ForcingPlan, SiteForcing
 from babelscope.models.base import ModelAdapter, PreparedBatch
 from babelscope.models.hooks_util import temporary_hooks
 
 
 def _overwrite(output: torch.Tensor, f: SiteForcing, pos_mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """Copy of ``output`` with the forced units replaced where ``pos_mask`` [batch, pos] is True."""
+    """Copy of ``output`` with the site's intervention applied where ``pos_mask`` [batch, pos] is True."""
     axis = f.site.channel_axis
     x = output if axis == -1 else output.transpose(1, 2)  # [batch, pos, d]
     x = x.clone()
-    idx = f.units.to(x.device)
     vals = f.values_for(positions, x.shape[0]).to(device=x.device, dtype=x.dtype)
-    cur = x[:, :, idx]
-    x[:, :, idx] = torch.where(pos_mask[:, :, None].to(x.device), vals, cur)
+    x = get_intervention(f.op).apply(x, f.units.to(x.device), pos_mask.to(x.device), vals)
     return x if axis == -1 else x.transpose(1, 2)
 
 

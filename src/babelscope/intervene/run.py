@@ -32,6 +32,7 @@ import pandas as pd
 from babelscope.atomic import commit_dir, remove_stale_temps, temp_name
 from babelscope.corpus.tasks import TaskSample
 from babelscope.errors import ConfigError
+from babelscope.evaluate.metrics import METRICS, add_metric_columns
 from babelscope.intervene.hooks import forcing_hooks
 from babelscope.intervene.spec import Forcing, ForcingPlan, resolve
 from babelscope.models.base import ModelAdapter
@@ -41,7 +42,6 @@ from babelscope.rank.select import select_units
 from babelscope.threads import torch_threads
 
 CONDITIONS = ("unforced", "forced", "baseline")
-EFFECT_METRICS = ("is_expected", "expected_prob", "is_asked", "chrf")
 RESULTS, SUMMARY, FORCING = "results.parquet", "summary.json", "forcing.json"
 
 
@@ -68,11 +68,14 @@ def random_baseline(forcing: Forcing, tables: Sequence[pd.DataFrame], *, seed: i
                                  seed=seed + i, meta={"model": ns.model, "view": ns.view,
                                                       "analysis": {"analysis": ns.analysis, "task": ns.task,
                                                                    "modality": ns.modality}}))
-    return Forcing(sets=tuple(sets), value="on_p50", factor=1.0, positions=forcing.positions,
-                   steps=forcing.steps, name="baseline", allow_encoder_stream=forcing.allow_encoder_stream)
+    # the same intervention on random units; replacement with each unit's own on_p50 (METHODS §7)
+    factor = 1.0 if forcing.op == "replace" else forcing.factor
+    return Forcing(sets=tuple(sets), value="on_p50", factor=factor, positions=forcing.positions,
+                   steps=forcing.steps, name="baseline", allow_encoder_stream=forcing.allow_encoder_stream,
+                   op=forcing.op)
 
 
-def _rows(samples: Sequence[TaskSample], outputs: list[dict], condition: str, steer_to: str | None) -> pd.DataFrame:
+def result_rows(samples: Sequence[TaskSample], outputs: list[dict], condition: str, steer_to: str | None) -> pd.DataFrame:
     return pd.DataFrame({
         "sample_id": [s.sample_id for s in samples], "group": [s.group for s in samples],
         "task": [s.task for s in samples], "src_lang": [s.src_lang for s in samples],
@@ -82,11 +85,9 @@ def _rows(samples: Sequence[TaskSample], outputs: list[dict], condition: str, st
         "n_tokens": [len(o["tokens"]) for o in outputs], "tokens": [o["tokens"] for o in outputs]})
 
 
-def _condition_summary(df: pd.DataFrame) -> dict[str, float]:
-    return {"n": int(len(df)), "share_expected": float(df["is_expected"].mean()),
-            "mean_expected_prob": float(df["expected_prob"].mean()),
-            "share_asked": float(df["is_asked"].mean()),
-            "mean_chrf": float(df["chrf"].mean()) if df["chrf"].notna().any() else float("nan")}
+def condition_summary(df: pd.DataFrame) -> dict[str, float]:
+    """The number of outputs and every registered metric's summary (:mod:`babelscope.evaluate.metrics`)."""
+    return {"n": int(len(df)), **{m.summary: m.aggregate(df[m.name]) for m in METRICS.values()}}
 
 
 def summarize_conditions(table: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0,
@@ -99,16 +100,18 @@ def summarize_conditions(table: pd.DataFrame, *, n_boot: int = 1000, seed: int =
     by = {c: g.set_index("sample_id").sort_index() for c, g in table.groupby("condition")}
     out: dict[str, Any] = {"conditions": {}, "effects": {}}
     for c, g in by.items():
-        s = _condition_summary(g)
-        est, lo, hi = bootstrap_ci(g["is_expected"].astype(float).to_numpy(), n_boot=n_boot, seed=seed)
-        s["share_expected_ci95"] = [lo, hi]
+        s = condition_summary(g)
+        for m in METRICS.values():
+            if m.ci:
+                est, lo, hi = bootstrap_ci(g[m.name].astype(float).to_numpy(), n_boot=n_boot, seed=seed)
+                s[f"{m.summary}_ci95"] = [lo, hi]
         out["conditions"][c] = s
     pairs = [("forced", "unforced"), ("forced", "baseline"), ("baseline", "unforced")]
     for a, b in pairs:
         if a not in by or b not in by:
             continue
         eff = {}
-        for m in EFFECT_METRICS:
+        for m in METRICS:
             x, y = by[a][m].astype(float), by[b][m].astype(float)
             if x.isna().all():
                 continue
@@ -122,7 +125,7 @@ def summarize_conditions(table: pd.DataFrame, *, n_boot: int = 1000, seed: int =
     return out
 
 
-def _atomic_dir_write(out: Path, files: dict[str, Any]) -> None:
+def write_results_dir(out: Path, files: dict[str, Any]) -> None:
     """Write ``files`` into a temporary folder and move it to ``out`` (replacing an older results
     folder without ever leaving a partial one under ``out``; see :mod:`babelscope.atomic`)."""
     check_replaceable(out, "intervention")
@@ -192,22 +195,22 @@ def run_intervention(adapter: ModelAdapter, samples: Sequence[TaskSample], forci
             ctx = None if plan is None else (lambda sub, batch, plan=plan: forcing_hooks(adapter, plan, batch))
             outputs = generate_texts(adapter, samples, batch_size=batch_size, max_new_tokens=max_new_tokens,
                                      context=ctx, progress=progress, label=f"intervene: {cond}")
-            frames.append(_rows(samples, outputs, cond, steer_to))
+            frames.append(result_rows(samples, outputs, cond, steer_to))
     table = pd.concat(frames, ignore_index=True)
     table = score_outputs(table, langs=lid_langs)
-    table["is_asked"] = (table["lid_lang"] == table["tgt_lang"]).to_numpy()
+    add_metric_columns(table)
     summary = {"forcing": forcing.describe(), "baseline": baseline.describe(), "steer_to": steer_to,
                "n_samples": len(samples), "n_forced_units": plans["forced"].n_units,
                "lid_langs": list(lid_langs) if lid_langs else None, "model": adapter.describe(),
                "threads": n_threads,
                **summarize_conditions(table, n_boot=n_boot), "seconds": round(time.time() - t0, 1)}
     summary["by_tgt_lang"] = {
-        str(l): {c: _condition_summary(g2) for c, g2 in g.groupby("condition")}
+        str(l): {c: condition_summary(g2) for c, g2 in g.groupby("condition")}
         for l, g in table.groupby("tgt_lang")}
     path = None
     if out is not None:
         path = Path(out)
-        _atomic_dir_write(path, {RESULTS: table, SUMMARY: summary,
+        write_results_dir(path, {RESULTS: table, SUMMARY: summary,
                                  FORCING: {"forced": forcing.to_json(), "baseline": baseline.to_json()},
                                  **(extra_files or {})})
     return InterventionResult(table=table, summary=summary, out=path)

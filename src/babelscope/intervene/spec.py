@@ -2,6 +2,8 @@
 
 A :class:`Forcing` names one or more neuron sets and how to force them (METHODS §7):
 
+* ``op``: what is done to a unit (:mod:`babelscope.intervene.ops`): ``replace`` (default), ``add``,
+  ``scale``, or a registered intervention;
 * ``value``: ``on_p50`` (median replacement, default), ``on_p90``, ``off_p50``, ``off_mean`` or
   ``zero``; ``factor`` multiplies the value (``on_p50`` × 2, ...);
 * ``positions``: ``all`` (every decoder position, default) or ``newest``;
@@ -20,14 +22,15 @@ included, so a results folder says exactly what was forced. :func:`resolve` turn
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import torch
 
 from babelscope.errors import ConfigError, SiteError
-from babelscope.models.base import ModelAdapter, Site
+from babelscope.intervene.ops import get_intervention
+from babelscope.models.base import ModelAdapter
+from babelscope.vocab.sites import Site
 from babelscope.rank.select import NeuronSet, neuron_set_from_json
 
 VALUE_KINDS = ("on_p50", "on_p90", "off_p50", "off_mean", "zero")
@@ -44,6 +47,8 @@ class Forcing:
     name: str = "forced"
     #: with a step range: force encoder-stream units anyway (on every step); see the module docstring
     allow_encoder_stream: bool = False
+    #: the intervention (:data:`babelscope.intervene.ops.INTERVENTIONS`)
+    op: str = "replace"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sets", tuple(self.sets))
@@ -60,6 +65,7 @@ class Forcing:
                                   "forcing an empty set would change nothing")
         if not math.isfinite(self.factor):
             raise ConfigError(f"forcing factor: expected a finite number, got {self.factor!r}")
+        get_intervention(self.op)
         if self.value not in VALUE_KINDS:
             raise ConfigError(f"forcing value: choose from {', '.join(VALUE_KINDS)}, not {self.value!r}")
         if self.positions not in POSITIONS:
@@ -74,10 +80,12 @@ class Forcing:
         scope = "all steps" if self.steps is None else f"steps [{self.steps[0]}, {self.steps[1]})"
         fac = "" if self.factor == 1.0 else f" x{self.factor:g}"
         enc = " (encoder-stream units on every step)" if self.allow_encoder_stream and self.steps else ""
-        return f"{sets} -> {self.value}{fac}, {self.positions} positions, {scope}{enc}"
+        what = f"{self.value}{fac}" if get_intervention(self.op).uses_statistic else f"x{self.factor:g}"
+        op = "" if self.op == "replace" else f"{self.op} "
+        return f"{sets} -> {op}{what}, {self.positions} positions, {scope}{enc}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "value": self.value, "factor": self.factor, "positions": self.positions,
+        return {"name": self.name, "op": self.op, "value": self.value, "factor": self.factor, "positions": self.positions,
                 "steps": list(self.steps) if self.steps else None, "allow_encoder_stream": self.allow_encoder_stream,
                 "sets": [ns.to_json() for ns in self.sets]}
 
@@ -85,7 +93,7 @@ class Forcing:
     def from_json(cls, data: Any, source: str = "forcing") -> "Forcing":
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: expected a JSON object")
-        unknown = set(data) - {"name", "value", "factor", "positions", "steps", "sets", "allow_encoder_stream"}
+        unknown = set(data) - {"name", "op", "value", "factor", "positions", "steps", "sets", "allow_encoder_stream"}
         if unknown:
             raise ConfigError(f"{source}: unknown field {sorted(unknown)[0]!r}")
         if "sets" not in data or not isinstance(data["sets"], list):
@@ -99,7 +107,7 @@ class Forcing:
             raise ConfigError(f"{source}: field 'allow_encoder_stream' must be true or false, got {allow!r}")
         return cls(sets=sets, value=data.get("value", "on_p50"), factor=float(data.get("factor", 1.0)),
                    positions=data.get("positions", "all"), steps=tuple(steps) if steps else None,
-                   name=data.get("name", "forced"), allow_encoder_stream=allow)
+                   name=data.get("name", "forced"), allow_encoder_stream=allow, op=data.get("op", "replace"))
 
 
 #: a value source: (site, positions [pos] long tensor, batch size) -> values [batch, pos, units]
@@ -108,15 +116,22 @@ ValueFn = Callable[[Site, torch.Tensor, int], torch.Tensor]
 
 @dataclass
 class SiteForcing:
-    """Units of one site and what they are forced to: one value per unit, or a value function."""
+    """Units of one site, their values and the intervention (``op``) that applies them: one value
+    per unit ``[k]``, one per sample and unit ``[batch, k]`` (patching), or a value function."""
 
     site: Site
     units: torch.Tensor                       # long [k]
-    values: torch.Tensor | ValueFn            # float [k], or a ValueFn
+    values: torch.Tensor | ValueFn            # float [k] or [batch, k], or a ValueFn
+    op: str = "replace"
 
     def values_for(self, positions: torch.Tensor, batch: int) -> torch.Tensor:
+        """``[batch, pos, k]``."""
         if callable(self.values):
             return self.values(self.site, positions, batch)
+        if self.values.dim() == 2:
+            if self.values.shape[0] != batch:
+                raise ConfigError(f"site {self.site.name}: {self.values.shape[0]} rows of values for a batch of {batch}")
+            return self.values[:, None, :].expand(batch, len(positions), -1)
         return self.values[None, None, :].expand(batch, len(positions), -1)
 
 
@@ -142,16 +157,13 @@ class ForcingPlan:
         return (step >= self.steps[0]) & (step < self.steps[1])
 
 
-def _unit_value(u, kind: str, factor: float) -> float:
-    return 0.0 if kind == "zero" else float(getattr(u, kind)) * factor
-
-
 def resolve(forcing: Forcing, adapter: ModelAdapter) -> ForcingPlan:
     """Check a forcing against the model's sites and build the per-site plan.
 
     A unit named by two sets must get the same value from both; otherwise it is an error.
     """
     by_name = {s.name: s for s in adapter.sites()}
+    op = get_intervention(forcing.op)
     chosen: dict[str, dict[int, float]] = {}
     origin: dict[tuple[str, int], str] = {}
     for ns in forcing.sets:
@@ -169,7 +181,7 @@ def resolve(forcing: Forcing, adapter: ModelAdapter) -> ForcingPlan:
             if not 0 <= u.unit < site.n_units:
                 raise SiteError(f"neuron set {ns.label!r}: unit {u.unit} is out of range for site {u.site} "
                                 f"({site.n_units} units)")
-            v = _unit_value(u, forcing.value, forcing.factor)
+            v = op.unit_value(u, forcing.value, forcing.factor)
             if not math.isfinite(v):
                 raise ConfigError(f"neuron set {ns.label!r}: unit {u.site}#{u.unit} has a non-finite {forcing.value} "
                                   f"value ({v}); forcing it would break every output")
@@ -193,14 +205,18 @@ def resolve(forcing: Forcing, adapter: ModelAdapter) -> ForcingPlan:
     for name in sorted(chosen, key=list(by_name).index):
         units = sorted(chosen[name])
         sites[name] = SiteForcing(site=by_name[name], units=torch.tensor(units, dtype=torch.long),
-                                  values=torch.tensor([chosen[name][i] for i in units], dtype=torch.float32))
+                                  values=torch.tensor([chosen[name][i] for i in units], dtype=torch.float32),
+                                  op=forcing.op)
     return ForcingPlan(sites=sites, positions=forcing.positions, steps=forcing.steps,
                        description=forcing.describe(), meta=forcing.to_json())
 
 
 def plan_from_values(adapter: ModelAdapter, units: dict[str, Sequence[int]], values: dict[str, Any], *,
-                     positions: str = "all", steps: tuple[int, int] | None = None) -> ForcingPlan:
-    """A plan from explicit units and values (constants [k] or a :data:`ValueFn` per site)."""
+                     positions: str = "all", steps: tuple[int, int] | None = None,
+                     op: str = "replace") -> ForcingPlan:
+    """A plan from explicit units and values per site: constants ``[k]``, one row per sample
+    ``[batch, k]`` (e.g. ``op="patch"`` with values recorded from other inputs) or a :data:`ValueFn`."""
+    get_intervention(op)
     by_name = {s.name: s for s in adapter.sites()}
     sites = {}
     for name, idx in units.items():
@@ -211,7 +227,7 @@ def plan_from_values(adapter: ModelAdapter, units: dict[str, Sequence[int]], val
         val = values[name]
         if not callable(val):
             val = torch.as_tensor(val, dtype=torch.float32)
-        sites[name] = SiteForcing(by_name[name], torch.as_tensor(list(idx), dtype=torch.long), val)
+        sites[name] = SiteForcing(by_name[name], torch.as_tensor(list(idx), dtype=torch.long), val, op=op)
     if not sites:
         raise ConfigError("forcing: no units given")
     if positions not in POSITIONS:

@@ -26,8 +26,9 @@ import pandas as pd
 
 from babelscope.corpus.tasks import TaskSample
 from babelscope.errors import ConfigError
+from babelscope.evaluate.metrics import add_metric_columns
 from babelscope.intervene.hooks import forcing_hooks
-from babelscope.intervene.run import (FORCING, RESULTS, SUMMARY, InterventionResult, _atomic_dir_write, _rows,
+from babelscope.intervene.run import (FORCING, RESULTS, SUMMARY, InterventionResult, write_results_dir, result_rows,
                                       random_baseline, summarize_conditions)
 from babelscope.intervene.spec import Forcing, resolve
 from babelscope.models.generation import generate_texts
@@ -45,7 +46,7 @@ def sweep_effects(table: pd.DataFrame) -> pd.DataFrame:
 
 def run_sweep(adapter, samples: Sequence[TaskSample], expertise, *, label: str, ks: Sequence[int],
               factors: Sequence[float], n_baselines: int = 5, mode: str = "both", component: str = "text_decoder",
-              value: str = "on_p50", positions: str = "all", steps: tuple[int, int] | None = None,
+              op: str = "replace", value: str = "on_p50", positions: str = "all", steps: tuple[int, int] | None = None,
               allow_encoder_stream: bool = False, baseline_seed: int = 0, steer_to: str | None = None,
               batch_size: int = 16, max_new_tokens: int = 32, lid_langs: Sequence[str] | None = None,
               n_boot: int = 1000, n_perm: int = 10_000, alpha: float = 0.05, name: str = "sweep",
@@ -71,12 +72,12 @@ def run_sweep(adapter, samples: Sequence[TaskSample], expertise, *, label: str, 
     for i, (k, f) in enumerate(points):
         ns = select_units(expertise, label, k=k, mode=mode, component=component)
         forced = Forcing(sets=(ns,), value=value, factor=f, positions=positions, steps=steps, name=f"{name}@k{k}x{f:g}",
-                         allow_encoder_stream=allow_encoder_stream)
+                         allow_encoder_stream=allow_encoder_stream, op=op)
         bases = []
         for b in range(n_baselines):
             rb = random_baseline(forced, [expertise.table], seed=baseline_seed + b)
             bases.append(Forcing(sets=rb.sets, value="on_p50", factor=f, positions=positions, steps=steps,
-                                 name=f"baseline{b}", allow_encoder_stream=allow_encoder_stream))
+                                 name=f"baseline{b}", allow_encoder_stream=allow_encoder_stream, op=rb.op))
         forcings.append((i, forced, bases))
     plans = [(i, resolve(fo, adapter), [resolve(b, adapter) for b in bs]) for i, fo, bs in forcings]  # check all first
     if log is not None:
@@ -90,7 +91,7 @@ def run_sweep(adapter, samples: Sequence[TaskSample], expertise, *, label: str, 
         outs = generate_texts(adapter, samples, batch_size=batch_size, max_new_tokens=max_new_tokens, context=ctx,
                               progress=progress, label=f"sweep {point}: {cond}")
         k, f = points[point] if point >= 0 else (0, 0.0)
-        frames.append(_rows(samples, outs, cond, steer_to).assign(point=point, k=k, factor=f, baseline_seed=seed))
+        frames.append(result_rows(samples, outs, cond, steer_to).assign(point=point, k=k, factor=f, baseline_seed=seed))
 
     with torch_threads(threads) as n_threads:
         gen(None, "unforced", -1, -1)
@@ -99,7 +100,7 @@ def run_sweep(adapter, samples: Sequence[TaskSample], expertise, *, label: str, 
             for b, bp in enumerate(bplans):
                 gen(bp, "baseline", i, baseline_seed + b)
     table = score_outputs(pd.concat(frames, ignore_index=True), langs=lid_langs)
-    table["is_asked"] = (table["lid_lang"] == table["tgt_lang"]).to_numpy()
+    add_metric_columns(table)
     eff = sweep_effects(table)
     curve = []
     for i, (k, f) in enumerate(points):
@@ -133,7 +134,7 @@ def run_sweep(adapter, samples: Sequence[TaskSample], expertise, *, label: str, 
     path = None
     if out is not None:
         path = Path(out)
-        _atomic_dir_write(path, {RESULTS: table, SUMMARY: summary,
+        write_results_dir(path, {RESULTS: table, SUMMARY: summary,
                                  FORCING: {"points": [{"forced": fo.to_json(), "baselines": [b.to_json() for b in bs]}
                                                       for _, fo, bs in forcings]}})
     return InterventionResult(table=table, summary=summary, out=path)

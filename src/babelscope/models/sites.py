@@ -17,15 +17,14 @@ activation    post-activation of an FFN's       -1 (follows the FFN's first
 
 from __future__ import annotations
 
-import fnmatch
 import re
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from babelscope.errors import SiteError
-from babelscope.models.base import COMPONENTS, Site
+from babelscope.vocab.sites import Site, site_stream
 
 if TYPE_CHECKING:  # pragma: no cover
     from babelscope.models.base import ModelAdapter
@@ -34,8 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
 FFN_FIRST_LINEAR = ("fc1", "intermediate_dense")
 #: attribute names of activation modules applied to an FFN's first projection
 ACTIVATION_NAMES = ("act", "activation_fn", "intermediate_act_fn")
-CROSS_ATTN_KV = re.compile(r"(cross_attention|encoder_attn)\.(k_proj|v_proj)$")
-STREAMS = ("decoder", "encoder")
 _LAYER = re.compile(r"(?:^|\.)layers\.(\d+)(?:\.|$)")
 
 
@@ -128,61 +125,6 @@ def enumerate_sites(adapter: "ModelAdapter") -> list[Site]:
                           layer=_layer_index(name, offsets), channel_axis=axis, n_units=int(n_units),
                           stream=stream))
     return sites
-
-
-def is_kv_site(name: str) -> bool:
-    """Whether a module path is a decoder cross-attention key or value projection."""
-    return CROSS_ATTN_KV.search(str(name)) is not None
-
-
-def site_stream(component: str, name: str) -> str:
-    """``"decoder"`` for decoder-stream sites (one value per decoder position: a response per step,
-    forced per step), ``"encoder"`` for encoder-stream sites (one value per input: the encoders, and
-    the decoder's cross-attention key/value projections, which only see the encoder output)."""
-    return "decoder" if component == "text_decoder" and not is_kv_site(name) else "encoder"
-
-
-def select_sites(sites: Sequence[Site], patterns: Iterable[str] | str | None = None, *,
-                 components: Iterable[str] | None = None, kinds: Iterable[str] | None = None) -> list[Site]:
-    """Sites matching any pattern (and the given components/kinds), in model order.
-
-    A pattern is a shell glob over module paths (``text_decoder.layers.*.ffn.fc1``), a regular
-    expression written ``re:...``, or a component name (``text_decoder``). Every pattern must match at
-    least one site: a typo is an error, not an empty selection.
-    """
-    if isinstance(patterns, str):
-        patterns = [p for p in patterns.split(",") if p.strip()]
-    patterns = [p.strip() for p in (patterns or ["*"])]
-    comps = set(components) if components else None
-    if comps:
-        bad = comps - set(COMPONENTS)
-        if bad:
-            raise SiteError(f"unknown component(s) {sorted(bad)}; choose from {list(COMPONENTS)}")
-    kind_set = set(kinds) if kinds else None
-    chosen: dict[str, Site] = {}
-    for pat in patterns:
-        if pat in COMPONENTS:
-            match = [s for s in sites if s.component == pat]
-        elif pat.startswith("re:"):
-            try:
-                rx = re.compile(pat[3:])
-            except re.error as exc:
-                raise SiteError(f"site pattern {pat!r}: invalid regular expression ({exc})") from None
-            match = [s for s in sites if rx.search(s.name)]
-        else:
-            match = [s for s in sites if fnmatch.fnmatchcase(s.name, pat)]
-        if comps is not None:
-            match = [s for s in match if s.component in comps]
-        if kind_set is not None:
-            match = [s for s in match if s.kind in kind_set]
-        if not match:
-            example = sites[0].name if sites else "(none)"
-            raise SiteError(f"site pattern {pat!r} matches no site of this model "
-                            f"(e.g. {example!r}; list them with `babelscope sites --model ...`)")
-        for s in match:
-            chosen[s.name] = s
-    order = {s.name: i for i, s in enumerate(sites)}
-    return sorted(chosen.values(), key=lambda s: order[s.name])
 
 
 def module_channel_last(output: torch.Tensor, axis: int) -> torch.Tensor:

@@ -19,9 +19,7 @@ import torch
 
 from babelscope.errors import ConfigError, ModelLoadError
 from babelscope.models.base import ModelAdapter, PreparedBatch, load_weights
-from babelscope.models.langcodes import WHISPER_CODES
-
-_ISO1_TO_3 = {v: k for k, v in WHISPER_CODES.items()}
+from babelscope.vocab.languages import FROM_WHISPER
 
 
 def _iso3(token: str) -> str | None:
@@ -30,7 +28,7 @@ def _iso3(token: str) -> str | None:
     if m:
         return m.group(1)
     m = re.fullmatch(r"([a-z]{2})_[A-Z]{2}", token) or re.fullmatch(r"<\|([a-z]{2})\|>", token)
-    return _ISO1_TO_3.get(m.group(1)) if m else None
+    return FROM_WHISPER.get(m.group(1)) if m else None
 
 
 class SpeechEncoderDecoderAdapter(ModelAdapter):

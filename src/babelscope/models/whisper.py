@@ -28,7 +28,7 @@ import torch
 
 from babelscope.errors import ConfigError, ModelLoadError
 from babelscope.models.base import ModelAdapter, PreparedBatch, load_weights
-from babelscope.models.langcodes import WHISPER_CODES
+from babelscope.vocab.languages import WHISPER_CODES
 
 #: task -> (the sample column whose language token is given, Whisper's task token)
 _REQUEST = {"asr": ("src_lang", "transcribe"), "s2t": ("src_lang", "translate"),

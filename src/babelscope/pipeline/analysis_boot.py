@@ -26,14 +26,15 @@ from babelscope.analysis.resample import SortedResponses, gini_rows, group_weigh
 from babelscope.analysis.stats import quantile_interval, slope
 from babelscope.corpus.tasks import varying_language
 from babelscope.errors import ConfigError
-from babelscope.models.langcodes import LATIN_SCRIPT, NON_LATIN_FOCUS
-from babelscope.models.sites import is_kv_site
+from babelscope.vocab.languages import LATIN_SCRIPT, NON_LATIN_FOCUS
+from babelscope.vocab.sites import is_kv_site
 from babelscope.pipeline.rank_stage import RankJob
 from babelscope.rank import build_analysis
 from babelscope.rank.expertise import Expertise
-from babelscope.rank.select import _ranked, candidates
+from babelscope.rank.select import rank_order, candidates
 from babelscope.rank.source import view_for
-from babelscope.tasks import FAMILIES, family_tasks
+from babelscope.vocab.tasks import FAMILIES, family_tasks
+from babelscope.vocab.views import View
 
 
 def _responses(store, units: pd.DataFrame, view: str, rows: np.ndarray,
@@ -79,7 +80,7 @@ def _pool(exp: Expertise, label: str, component: str, k: int, mode: str, pool: i
     """The label's highest and lowest units by full-data AP (the pool a replicate re-selects from),
     in (site, unit) order."""
     cand = candidates(exp.table, component, label)
-    ranked = _ranked(cand)
+    ranked = rank_order(cand)
     n = len(ranked)
     top = {"top": k, "bottom": 0, "both": k // 2}[mode]
     bottom = k - top
@@ -113,7 +114,7 @@ def overlap_boot(jobs: dict[RankJob, Expertise], store, *, k: int, mode: str, co
             for mod, an, w in (("speech", speech_an, weights[:, :ns]), ("text", text_an, weights[:, ns:])):
                 exp = have[(mod, s)]
                 pool_units = _pool(exp, label, component, k, mode, pool)
-                x, ok = _responses(store, pool_units, f"step={s}/mean", an.rows, cache)
+                x, ok = _responses(store, pool_units, View.step_view(s), an.rows, cache)
                 y = np.asarray(an.label_names)[an.labels] == label
                 ww = np.vstack([np.ones(len(an.rows)), w]) * ok
                 ap = SortedResponses(x).ap(y, ww)
@@ -182,8 +183,7 @@ def encoder_depth_boot(jobs: dict[RankJob, Expertise], store, *, n_boot: int, se
 def _stream_units(store, view: str) -> pd.DataFrame:
     rows = []
     for site in store.sites:
-        info = store.site_info(site)
-        if info.get("component") == "text_decoder" and not is_kv_site(site) and view in store.views(site):
+        if store.site(site).component == "text_decoder" and not is_kv_site(site) and view in store.views(site):
             rows.append(pd.DataFrame({"site": site, "unit": np.arange(store.n_units(site))}))
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["site", "unit"])
 
@@ -199,7 +199,7 @@ def concentration_boot(store, steps: Sequence[int], *, n_boot: int, seed: int, a
                      zip(samples["task"], samples["src_lang"], samples["tgt_lang"])])
     gini: dict[tuple[int, str, str, str], np.ndarray] = {}
     for step in steps:
-        view = f"step={step}/mean"
+        view = View.step_view(step)
         units = _stream_units(store, view)
         if units.empty:
             continue

@@ -21,6 +21,7 @@ from babelscope.pipeline.rank_stage import RankJob
 from babelscope.rank import save_neuron_set, select_units
 from babelscope.rank.expertise import Expertise
 from babelscope.rank.select import candidates
+from babelscope.vocab.views import View
 
 
 
@@ -190,7 +191,7 @@ def concentration_tables(store, steps: Sequence[int], *, progress: bool) -> tupl
     conc, lor = [], []
     xs = np.linspace(0, 1, 101)
     for step in steps:
-        res = concentration_store(store, view=f"step={step}/mean", scope="component",
+        res = concentration_store(store, view=View.step_view(step), scope="component",
                                   group_by=("task", "src_lang", "tgt_lang", "modality"),
                                   components=["text_decoder"], progress=progress)
         for row in res.table.itertuples(index=False):

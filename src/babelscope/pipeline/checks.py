@@ -17,8 +17,8 @@ import pandas as pd
 
 from babelscope.config import RunConfig
 from babelscope.errors import BabelscopeError, ConfigError
-from babelscope.rank import select
-from babelscope.tasks import MODALITIES, analysis_task, describe_need, family_task
+from babelscope.vocab.components import ENCODER_STREAM_COMPONENTS, MODALITIES
+from babelscope.vocab.tasks import analysis_task, describe_need, family_task
 
 _ENCODERS = {"speech": "speech_encoder", "text": "text_encoder"}
 
@@ -95,6 +95,7 @@ def _analysis_problems(cfg: RunConfig, table: pd.DataFrame, jobs) -> tuple[list[
 
 def _intervention_problems(cfg: RunConfig, sites, table: pd.DataFrame | None, analyses: dict,
                            prompt: int) -> list[str]:
+    from babelscope.intervene.ops import INTERVENTIONS
     from babelscope.intervene.samples import samples_from_table, select_samples
     from babelscope.pipeline.intervene_stage import KIND_ANALYSIS
 
@@ -108,6 +109,9 @@ def _intervention_problems(cfg: RunConfig, sites, table: pd.DataFrame | None, an
         tgt_task = analysis_task(analysis, run.target_modality, tasks)
         missing = [describe_need(analysis, m) for m, t in dict.fromkeys(((run.source_modality, src_task),
                                                                     (run.target_modality, tgt_task))) if t is None]
+        if run.op not in INTERVENTIONS or not INTERVENTIONS[run.op].from_set:
+            problems.append(f"{what}: op {run.op!r} is not an intervention a neuron set can drive; expected one of "
+                            f"{sorted(n for n, op in INTERVENTIONS.items() if op.from_set)}")
         if analysis not in cfg.rank.analyses:
             problems.append(f"{what}: a {run.kind} run needs the {analysis!r} analysis in [rank] analyses")
         if missing:
@@ -117,7 +121,7 @@ def _intervention_problems(cfg: RunConfig, sites, table: pd.DataFrame | None, an
             p = _k_problem(what, k, run.component, sites)
             if p:
                 problems.append(p)
-        if run.steps and run.component in select.ENCODER_STREAM_COMPONENTS and not run.allow_encoder_stream:
+        if run.steps and run.component in ENCODER_STREAM_COMPONENTS and not run.allow_encoder_stream:
             problems.append(f"{what}: component {run.component!r} holds encoder-stream units (one value per input, "
                             f"forced on every step), so steps {run.steps} would not hold for them; use component "
                             "'text_decoder', drop steps, or set allow_encoder_stream = true")
@@ -161,9 +165,7 @@ def config_problems(cfg: RunConfig, sites: Sequence, adapter) -> list[str]:
     from babelscope.record import RecordSettings
 
     problems: list[str] = []
-    r = cfg.record
-    settings = RecordSettings(steps=tuple(r.steps), sites=tuple(r.sites), batch_size=r.batch_size, dtype=r.dtype,
-                              max_new_tokens=r.max_new_tokens, threads=r.threads)
+    settings = RecordSettings.from_config(cfg.record)
     try:  # the record stage's own check (steps within the generation, the decoder's positions)
         settings.validate(adapter)
     except ConfigError as exc:
@@ -172,6 +174,7 @@ def config_problems(cfg: RunConfig, sites: Sequence, adapter) -> list[str]:
         adapter.check_generation_length(cfg.intervene.max_new_tokens, "intervene.max_new_tokens")
     except ConfigError as exc:
         problems.append(str(exc))
+    r = cfg.record
     comps = {s.component for s in sites}
     jobs = rank_jobs(cfg.rank.analyses, r.steps, r.tasks, comps)
     if any(j.view != "encoder" for j in jobs) and "text_decoder" not in comps:

@@ -61,7 +61,7 @@ def meta_adapter(name: str):
 
 def _n_samples(cfg: RunConfig) -> tuple[int, str]:
     from babelscope.corpus import read_manifest
-    from babelscope.tasks import get_task
+    from babelscope.vocab.tasks import get_task
 
     c = cfg.corpus
     if c.source == "demo":
@@ -86,7 +86,7 @@ def _n_samples(cfg: RunConfig) -> tuple[int, str]:
 
 
 def dry_run(cfg: RunConfig) -> dict[str, Any]:
-    from babelscope.models.sites import select_sites
+    from babelscope.vocab.sites import select_sites
 
     from babelscope.pipeline.checks import check_config
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import tempfile
 import time
+from dataclasses import replace
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -112,24 +113,22 @@ def best_time(fn, repeat: int) -> float:
 
 def _calibrate_record(cfg: RunConfig, adapter, samples: list, tmp: Path) -> dict[str, dict[str, float]]:
     """Per modality: ``a`` (seconds per generate call) and ``c`` (seconds per sample)."""
-    from babelscope.record import RecordSettings
-    from babelscope.record.recorder import _record_chunk, prepare_store
+    from babelscope.record import RecordSettings, record_chunk
+    from babelscope.record.plan import prepare_store
     from babelscope.threads import torch_threads
 
-    r = cfg.record
-    settings = RecordSettings(steps=tuple(r.steps), sites=tuple(r.sites), batch_size=max(1, len(samples)),
-                              dtype=r.dtype, max_new_tokens=r.max_new_tokens, threads=r.threads)
+    settings = replace(RecordSettings.from_config(cfg.record), batch_size=max(1, len(samples)))
     plan = prepare_store(adapter, samples, tmp / "store", settings)  # validates sites, steps, inputs
     fit: dict[str, dict[str, float]] = {}
     try:
         with torch_threads(plan.settings.threads):  # the timings of the thread count the run will use
             for mod in sorted({s.modality for s in samples}):
                 rows = [s for s in samples if s.modality == mod]
-                _record_chunk(adapter, rows[:1], plan.sites, settings, plan.layout)  # warm-up, untimed
-                t1 = best_time(lambda: _record_chunk(adapter, rows[:1], plan.sites, settings, plan.layout), REPEAT)
+                record_chunk(adapter, rows[:1], plan.sites, settings, plan.layout)  # warm-up, untimed
+                t1 = best_time(lambda: record_chunk(adapter, rows[:1], plan.sites, settings, plan.layout), REPEAT)
                 rest = rows[1:] or rows
                 calls = len(_calls(adapter, rest, len(rest)))
-                t2 = best_time(lambda: _record_chunk(adapter, rest, plan.sites, settings, plan.layout), REPEAT)
+                t2 = best_time(lambda: record_chunk(adapter, rest, plan.sites, settings, plan.layout), REPEAT)
                 if len(rest) > calls:  # t1 = a + c, t2 = calls * a + rows * c
                     c = max(0.0, (t2 - calls * t1) / (len(rest) - calls))
                     a = max(0.0, t1 - c)
@@ -181,7 +180,7 @@ def estimate_time(cfg: RunConfig, calibration_samples: int = 8) -> dict[str, Any
     when the model cannot be loaded or no calibration input can be made.
     """
     from babelscope.models import load_model
-    from babelscope.models.sites import select_sites
+    from babelscope.vocab.sites import select_sites
 
     if calibration_samples < 2:
         raise ConfigError(f"calibration samples: give at least 2, got {calibration_samples}")

@@ -8,7 +8,7 @@
   forced to its medians while X→pivot samples of ``target_modality`` from other source languages
   are translated; the effect is on output language and quality (chrF++).
 
-The samples' task is the task table's (:mod:`babelscope.tasks`) pivot→X or X→pivot task of the
+The samples' task is the task table's (:mod:`babelscope.vocab.tasks`) pivot→X or X→pivot task of the
 target modality among the recorded ones, whatever its name.
 """
 
@@ -26,7 +26,8 @@ from babelscope.pipeline.rank_stage import RankJob
 from babelscope.rank import select_units
 from babelscope.rank.expertise import Expertise
 from babelscope.rank.select import candidates
-from babelscope.tasks import analysis_task, describe_need, get_task
+from babelscope.vocab.tasks import analysis_task, describe_need, get_task
+from babelscope.vocab.views import View
 
 #: the language analysis each intervention kind selects its set from
 KIND_ANALYSIS = {"steering": "target_language", "median_replacement": "source_language"}
@@ -38,7 +39,7 @@ def intervention_task(kind: str, modality: str, among) -> str | None:
 
 
 def _source_job(run: InterventionCfg) -> RankJob:
-    return RankJob(KIND_ANALYSIS[run.kind], run.source_modality, f"step={run.select_step}/mean", ("text_decoder",))
+    return RankJob(KIND_ANALYSIS[run.kind], run.source_modality, View.step_view(run.select_step), ("text_decoder",))
 
 
 def run_one(adapter, store, jobs: dict[RankJob, Expertise], run: InterventionCfg, cfg: InterveneCfg, out: Path,
@@ -73,12 +74,12 @@ def run_one(adapter, store, jobs: dict[RankJob, Expertise], run: InterventionCfg
     entry = {"name": run.name, "kind": run.kind, "source_modality": run.source_modality,
              "target_modality": run.target_modality, "steer_to": steer_to, "ask": run.ask, "steps": run.steps,
              "set_label": run.label, "k": run.k, "component": run.component, "mode": run.mode,
-             "value": run.value, "factor": run.factor}
+             "op": run.op, "value": run.value, "factor": run.factor}
     if run.is_sweep:
         from babelscope.intervene.sweep import run_sweep
         res = run_sweep(adapter, samples, exp, label=run.label, ks=run.sweep_k or [run.k],
                         factors=run.sweep_factor or [run.factor], n_baselines=run.n_baselines, mode=run.mode,
-                        component=run.component, value=run.value, positions=run.positions,
+                        component=run.component, op=run.op, value=run.value, positions=run.positions,
                         steps=tuple(run.steps) if run.steps else None, allow_encoder_stream=run.allow_encoder_stream,
                         baseline_seed=run.baseline_seed, steer_to=steer_to, batch_size=cfg.batch_size,
                         max_new_tokens=cfg.max_new_tokens, lid_langs=cfg.lid_langs, n_boot=cfg.n_boot,
@@ -89,7 +90,7 @@ def run_one(adapter, store, jobs: dict[RankJob, Expertise], run: InterventionCfg
     ns = select_units(exp, run.label, k=run.k, mode=run.mode, component=run.component)
     forcing = Forcing(sets=(ns,), value=run.value, factor=run.factor, positions=run.positions,
                       steps=tuple(run.steps) if run.steps else None, name=run.name,
-                      allow_encoder_stream=run.allow_encoder_stream)
+                      allow_encoder_stream=run.allow_encoder_stream, op=run.op)
     res = run_intervention(adapter, samples, forcing, baseline_tables=[exp.table], baseline_seed=run.baseline_seed,
                            steer_to=steer_to, batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens,
                            lid_langs=cfg.lid_langs, n_boot=cfg.n_boot, out=out / run.name, progress=progress,

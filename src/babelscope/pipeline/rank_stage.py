@@ -11,7 +11,7 @@ Jobs (one expertise table each):
   (en2x_s2t + en2x_t2t), on paired sentences: the decoder at every step (the cross-attention
   key/value projections answer at their ``encoder`` view).
 
-Which task serves which job comes from the task table (:mod:`babelscope.tasks`), so a model
+Which task serves which job comes from the task table (:mod:`babelscope.vocab.tasks`), so a model
 family's own tasks are ranked without a change here.
 """
 
@@ -21,22 +21,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from babelscope.executor import Executor
 from babelscope.rank import build_analysis, rank_store, read_expertise
 from babelscope.rank.expertise import Expertise
-from babelscope.tasks import MODALITIES, MODALITY_FAMILIES, analysis_task, family_tasks
+from babelscope.vocab.components import MODALITIES
+from babelscope.vocab.views import ENCODER_VIEW, View
+from babelscope.vocab.tasks import MODALITY_FAMILIES, analysis_task, family_tasks
 
 
 @dataclass(frozen=True)
 class RankJob:
     analysis: str
     modality: str          # speech | text | both
-    view: str              # encoder | step=S/mean
+    view: View             # encoder | step=S/mean
     components: tuple[str, ...]
     family: str | None = None   # the task family of a modality job: x2en | en2x
 
     @property
     def step(self) -> int | str:
-        return "encoder" if self.view == "encoder" else int(self.view.split("/")[0][5:])
+        v = View(self.view)
+        return "encoder" if v.is_encoder else int(v.step)  # type: ignore[arg-type]
 
     def tasks(self, among: Sequence[str] | None = None) -> tuple[str, ...]:
         """The tasks whose samples the job ranks, among the recorded ``among``."""
@@ -59,20 +63,20 @@ def rank_jobs(analyses: Sequence[str], steps: Sequence[int], tasks: Sequence[str
         if an == "modality":
             for fam in MODALITY_FAMILIES:
                 if len(family_tasks(fam, tasks)) == len(MODALITIES):
-                    jobs += [RankJob(an, "both", f"step={s}/mean", dec, fam) for s in steps]
+                    jobs += [RankJob(an, "both", View.step_view(s), dec, fam) for s in steps]
             continue
         for mod in MODALITIES:
             if analysis_task(an, mod, tasks) is None:
                 continue
-            jobs += [RankJob(an, mod, f"step={s}/mean", dec) for s in steps]
+            jobs += [RankJob(an, mod, View.step_view(s), dec) for s in steps]
             enc = "speech_encoder" if mod == "speech" else "text_encoder"
             if an == "source_language" and enc in site_components:
-                jobs.append(RankJob(an, mod, "encoder", (enc,)))
+                jobs.append(RankJob(an, mod, ENCODER_VIEW, (enc,)))
     return jobs
 
 
 def run_rank_job(store, job: RankJob, out_dir: Path, *, block_units: int, progress: bool,
-                 backend: str = "local") -> Expertise:
+                 executor: Executor | None = None) -> Expertise:
     path = out_dir / job.file
     if path.is_file():
         return read_expertise(path)
@@ -81,5 +85,5 @@ def run_rank_job(store, job: RankJob, out_dir: Path, *, block_units: int, progre
     else:
         an = build_analysis(store.samples, job.analysis, modality=job.modality)
     rank_store(store, an, view=job.view, components=list(job.components), block_units=block_units, out=path,
-               progress=progress, backend=backend)
+               progress=progress, executor=executor)
     return read_expertise(path)

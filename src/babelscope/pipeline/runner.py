@@ -20,6 +20,7 @@ from typing import Callable
 from babelscope import __version__
 from babelscope.atomic import atomic_write_text
 from babelscope.config import RunConfig, config_digest
+from babelscope.executor import Executor
 from babelscope.outputs import check_replaceable
 
 STAGES = ("corpus", "record", "rank", "analysis", "intervene", "report")
@@ -36,6 +37,7 @@ OUTPUTS = {"corpus": "corpus", "record": "activations", "rank": "expertise", "an
 class Run:
     def __init__(self, cfg: RunConfig, out: str | Path, *, progress: bool = True, log: Callable[[str], None] = print):
         self.cfg, self.out, self.progress, self.log = cfg, Path(out), progress, log
+        self.executor = Executor.from_config(cfg)  # where every stage computes (local or Ray, threads)
         self._adapter = None
         self._store = None
         self._jobs = None
@@ -89,33 +91,27 @@ class Run:
                                   max_groups=None if c.source == "demo" else c.max_groups)
 
     def record(self) -> None:
+        from babelscope.models import load_model
         from babelscope.record import RecordSettings, record
 
-        r = self.cfg.record
-        settings = RecordSettings(steps=tuple(r.steps), sites=tuple(r.sites), batch_size=r.batch_size,
-                                  dtype=r.dtype, max_new_tokens=r.max_new_tokens, threads=r.threads)
-        if r.backend == "ray":
-            from babelscope.models import load_model
-            from babelscope.record.ray_backend import record_ray
-
-            m = self.cfg.model
-            # the driver's copy only validates inputs and names the model: on the CPU, so the workers get the GPUs
-            driver = self._adapter or load_model(m.name, device="cpu", dtype=m.dtype, seed=self.cfg.seed)
-            self._store = record_ray(driver, self.samples(), self.out / "activations", settings,
-                                     progress=self.progress, seed=self.cfg.seed,
-                                     device=None if m.device == "cpu" else m.device)
-            return
-        self._store = record(self.adapter, self.samples(), self.out / "activations", settings, progress=self.progress)
+        m, ex = self.cfg.model, self.executor
+        adapter = self._adapter
+        if adapter is None:  # with Ray the driver's copy only validates inputs and names the model (CPU)
+            adapter = self.adapter if not ex.is_ray else load_model(m.name, device=ex.driver_device(m.device),
+                                                                    dtype=m.dtype, seed=self.cfg.seed)
+        self._store = record(adapter, self.samples(), self.out / "activations",
+                             RecordSettings.from_config(self.cfg.record), executor=ex, progress=self.progress,
+                             seed=self.cfg.seed)
 
     def jobs(self):
         if self._jobs is None:
             from babelscope.pipeline.rank_stage import rank_jobs, run_rank_job
 
-            comps = {self.store.site_info(s)["component"] for s in self.store.sites}
+            comps = {self.store.site(s).component for s in self.store.sites}
             jobs = rank_jobs(self.cfg.rank.analyses, self.cfg.record.steps, self.cfg.record.tasks, comps)
             (self.out / "expertise").mkdir(parents=True, exist_ok=True)
             self._jobs = {j: run_rank_job(self.store, j, self.out / "expertise", block_units=self.cfg.rank.block_units,
-                                          progress=self.progress, backend=self.cfg.record.backend) for j in jobs}
+                                          progress=self.progress, executor=self.executor) for j in jobs}
         return self._jobs
 
     def rank(self) -> None:
@@ -139,7 +135,7 @@ class Run:
         for run in self.cfg.intervene.runs:
             self.log(f"intervention {run.name}")
             entries.append(run_one(self.adapter, self.store, self.jobs(), run, self.cfg.intervene, out,
-                                   progress=self.progress, threads=self.cfg.record.threads, log=self.log,
+                                   progress=self.progress, threads=self.executor.threads, log=self.log,
                                    stats=self.cfg.stats))
         write_index(out, entries)
 
@@ -181,7 +177,7 @@ class Run:
 
     def check(self) -> None:
         """Every check the config allows (babelscope.pipeline.checks), on a weightless copy of the model."""
-        from babelscope.models.sites import select_sites
+        from babelscope.vocab.sites import select_sites
         from babelscope.pipeline.checks import check_config
         from babelscope.pipeline.dryrun import meta_adapter
 

@@ -17,9 +17,10 @@ from babelscope.rank.ap import STAT_NAMES, average_precision, check_labels, forc
 from babelscope.rank.expertise import Expertise, rank_store, read_expertise, write_expertise
 from babelscope.rank.labels import ANALYSES, Analysis, analysis_from_labels, build_analysis
 from babelscope.rank.memstore import ArrayStore, SyntheticStore
-from babelscope.rank.select import (MODES, SET_COMPONENTS, NeuronSet, SetUnit, load_neuron_set,
+from babelscope.rank.select import (MODES, NeuronSet, SetUnit, load_neuron_set,
                                     neuron_set_from_json, save_neuron_set, select_units)
 from babelscope.rank.source import ActivationSource
+from babelscope.vocab.components import SET_COMPONENTS
 
 __all__ = [
     "ANALYSES", "MODES", "SET_COMPONENTS", "STAT_NAMES", "ActivationSource", "Analysis", "ArrayStore",

@@ -19,7 +19,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,11 +27,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from babelscope.atomic import commit_file, remove_stale_temps, temp_name
-from babelscope.errors import ConfigError, LabelError, StoreError
-from babelscope.rank.ap import STAT_NAMES, check_labels, default_threads, rank_block
+from babelscope.errors import ConfigError, StoreError
+from babelscope.executor import Executor
+from babelscope.rank.ap import STAT_NAMES, default_threads
+from babelscope.rank.blocks import rank_site_blocks
 from babelscope.rank.labels import Analysis
 from babelscope.rank.progress import progress_bar
+from babelscope.rank.ray_backend import ranked_blocks_ray
 from babelscope.rank.source import ActivationSource, SitePlan, model_name, plan_sites
+from babelscope.ray_util import import_ray
 
 log = logging.getLogger(__name__)
 
@@ -89,38 +93,6 @@ def _block_frame(plan: SitePlan, start: int, res: Any, names: tuple[str, ...]) -
     return pa.Table.from_pydict(cols).cast(SCHEMA)
 
 
-def rank_one_block(store: ActivationSource, plan: SitePlan, labels: Any, start: int, stop: int,
-                   threads: int | None) -> Any:
-    """Rank units ``start:stop`` of one planned site (``labels``: the plan's checked label codes)."""
-    block = np.asarray(store.responses(plan.site, plan.view, slice(start, stop)))
-    if block.shape != (len(store.samples), stop - start):
-        raise StoreError(f"site {plan.site!r} view {plan.view!r} units {start}:{stop}: store "
-                         f"returned shape {block.shape}")
-    x = block[plan.rows]
-    del block
-    try:
-        return rank_block(x, labels, stats=True, threads=threads)
-    except ConfigError as exc:
-        raise StoreError(f"site {plan.site!r} view {plan.view!r} units {start}:{stop}: responses "
-                         f"marked valid contain NaN ({exc})") from None
-
-
-def plan_labels(plan: SitePlan, analysis: Analysis) -> Any:
-    """The label codes of a planned site's kept rows (a :class:`LabelError` names the site)."""
-    try:
-        return check_labels(analysis.labels[plan.keep], len(analysis.label_names), analysis.label_names)
-    except LabelError as exc:
-        raise LabelError(f"site {plan.site!r} view {plan.view!r} (after dropping "
-                         f"{plan.n_dropped} missing rows): {exc}") from None
-
-
-def _rank_site(store: ActivationSource, plan: SitePlan, analysis: Analysis, block_units: int,
-               threads: int | None) -> Iterator[tuple[int, Any]]:
-    labels = plan_labels(plan, analysis)
-    for start in range(0, plan.n_units, block_units):
-        yield start, rank_one_block(store, plan, labels, start, min(start + block_units, plan.n_units), threads)
-
-
 def _metadata(store: ActivationSource, analysis: Analysis, view: str, plans: list[SitePlan],
               skipped: dict[str, str], settings: dict[str, Any]) -> dict[str, Any]:
     from babelscope import __version__
@@ -145,8 +117,7 @@ def rank_store(store: ActivationSource, analysis: Analysis, *, view: str,
                sites: Sequence[str] | None = None, patterns: Sequence[str] | None = None,
                components: Sequence[str] | None = None, block_units: int = DEFAULT_BLOCK_UNITS,
                out: str | Path | None = None, progress: bool = True, encoder_fallback: bool = True,
-               threads: int | None = None, backend: str = "local", ray_address: str | None = None,
-               num_workers: int | None = None) -> Expertise:
+               threads: int | None = None, executor: Executor | None = None) -> Expertise:
     """Rank every selected unit of ``store`` for every label of ``analysis`` at one ``view``.
 
     Parameters
@@ -169,21 +140,21 @@ def rank_store(store: ActivationSource, analysis: Analysis, *, view: str,
     encoder_fallback:
         Read decoder sites recorded once per sample (cross-attention K/V) at ``encoder``.
 
-    backend, ray_address, num_workers:
-        ``"ray"`` ranks the blocks as Ray tasks (at most ``num_workers`` at once, default: the
-        cluster's CPUs) and writes them in the same order: the table is the local one
-        (:mod:`babelscope.rank.ray_backend`). ``threads`` then means threads per task.
+    threads:
+        Ranking threads per block (default: the CPU count, at most 8).
+    executor:
+        Where the blocks are ranked (default: this process). A Ray executor ranks them as Ray
+        tasks (at most ``executor.workers`` at once, default: the cluster's CPUs) and writes them in
+        the same order: the table is the local one (:mod:`babelscope.rank.ray_backend`).
+        ``threads`` then means threads per task.
 
     Rows whose response is missing at a site and view (``store.valid`` False) are dropped before
     ranking; the counts are logged and kept in the metadata and ``Expertise.dropped``.
     """
     if block_units < 1:
         raise ConfigError(f"block_units must be >= 1, got {block_units}")
-    if backend not in ("local", "ray"):
-        raise ConfigError(f"backend: choose 'local' or 'ray', not {backend!r}")
-    if backend == "ray":
-        from babelscope.ray_util import import_ray
-
+    executor = executor or Executor()
+    if executor.is_ray:
         import_ray()
     else:
         threads = default_threads() if threads is None else threads
@@ -207,14 +178,12 @@ def rank_store(store: ActivationSource, analysis: Analysis, *, view: str,
     tmp = temp_name(path) if path else None
     writer = None
     parts: list[pa.Table] = []
-    if backend == "ray":
-        from babelscope.rank.ray_backend import ranked_blocks_ray
-
+    if executor.is_ray:
         blocks = ranked_blocks_ray(store, plans, analysis, block_units, threads=threads,
-                                   ray_address=ray_address, num_workers=num_workers)
+                                   ray_address=executor.ray_address, num_workers=executor.workers)
     else:
         blocks = ((plan, start, res) for plan in plans
-                  for start, res in _rank_site(store, plan, analysis, block_units, threads))
+                  for start, res in rank_site_blocks(store, plan, analysis, block_units, threads))
     try:  # from the writer's creation on: an interrupt at any point leaves no temporary behind
         if tmp is not None:
             writer = pq.ParquetWriter(str(tmp), schema)

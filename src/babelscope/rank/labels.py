@@ -19,7 +19,7 @@ analysis                  comparison set                               label of 
 
 A task family is ``x2en`` (``s2t`` + ``t2t``; the language is the source) or ``en2x``
 (``en2x_s2t`` + ``en2x_t2t``; the language is the target). Which task plays which part comes from
-the task table (:mod:`babelscope.tasks`: modality and direction), among the tasks the samples
+the task table (:mod:`babelscope.vocab.tasks`: modality and direction), among the tasks the samples
 table holds, never from the tasks' names.
 """
 
@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from babelscope.errors import ConfigError, LabelError
-from babelscope.tasks import FAMILY_LANG, MODALITIES, MODALITY_FAMILIES, analysis_task, family_tasks
+from babelscope.vocab.components import MODALITIES
+from babelscope.vocab.tasks import FAMILY_LANG, MODALITY_FAMILIES, analysis_task, family_tasks
 
 ANALYSES = ("source_language", "target_language", "modality", "language_x_modality",
             "multimodal_language")

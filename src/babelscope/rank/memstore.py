@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from babelscope.errors import StoreError
+from babelscope.vocab.sites import Site, site_stream
 
 
 class _Base:
@@ -35,9 +36,14 @@ class _Base:
         self._check(site)
         return int(self._info[site]["n_units"])
 
-    def site_info(self, site: str) -> dict[str, Any]:
+    def site(self, site: str) -> Site:
         self._check(site)
-        return dict(self._info[site])
+        info = self._info[site]
+        component = str(info["component"])
+        return Site(name=site, kind=str(info.get("kind", "linear")), component=component,
+                    group=str(info.get("group", "other")), layer=int(info.get("layer", -1)),
+                    channel_axis=int(info.get("channel_axis", -1)), n_units=int(info["n_units"]),
+                    stream=str(info.get("stream") or site_stream(component, site)))
 
     @property
     def samples(self) -> pd.DataFrame:
@@ -81,7 +87,7 @@ class ArrayStore(_Base):
         self._info = {}
         for site in self._views:
             if site not in info:
-                raise StoreError(f"no site_info for site {site!r}")
+                raise StoreError(f"no site information (info) for site {site!r}")
             self._info[site] = {"name": site, "n_units": units[site], "component": "text_decoder",
                                 "group": "other", "layer": -1, "kind": "linear", **dict(info[site])}
         self._manifest = {"model": {"name": model}, "n_samples": len(self._samples)}

@@ -1,4 +1,4 @@
-"""``rank_store(..., backend="ray")``: blocks of units ranked as Ray tasks.
+"""``rank_store(..., executor=Executor("ray"))``: blocks of units ranked as Ray tasks.
 
 The driver plans the sites and checks the labels exactly as the local backend does, then submits
 one task per block of ``block_units`` units (each task reads its block from the store and ranks it)
@@ -20,7 +20,7 @@ from collections import deque
 from typing import Any, Iterator, Sequence
 
 from babelscope.errors import ConfigError
-from babelscope.rank.expertise import plan_labels, rank_one_block
+from babelscope.rank.blocks import plan_labels, rank_one_block
 from babelscope.rank.labels import Analysis
 from babelscope.rank.source import ActivationSource, SitePlan
 

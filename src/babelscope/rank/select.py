@@ -30,14 +30,11 @@ import numpy as np
 import pandas as pd
 
 from babelscope.errors import ConfigError
-from babelscope.models.sites import is_kv_site
+from babelscope.vocab.components import SET_COMPONENTS
+from babelscope.vocab.sites import is_kv_site
 from babelscope.rank.ap import STAT_NAMES
 from babelscope.rank.expertise import Expertise
 
-SET_COMPONENTS = ("speech_encoder", "text_encoder", "text_decoder", "decoder_kv", "decoder_all", "decoder_attn",
-                  "decoder_ffn", "all")
-#: set components holding encoder-stream units (one value per input, forced on every step)
-ENCODER_STREAM_COMPONENTS = ("speech_encoder", "text_encoder", "decoder_kv", "decoder_all")
 MODES = ("top", "bottom", "both", "random")
 FORMAT = "babelscope.neuron_set"
 UNIT_FIELDS = ("site", "unit", "ap") + STAT_NAMES
@@ -136,7 +133,7 @@ def candidates(table: pd.DataFrame, component: str, label: str) -> pd.DataFrame:
     return rows.sort_values(["site", "unit"], kind="stable").reset_index(drop=True)
 
 
-def _ranked(rows: pd.DataFrame) -> pd.DataFrame:
+def rank_order(rows: pd.DataFrame) -> pd.DataFrame:
     """Rows (given in (site, unit) order) in the total order (AP desc, site asc, unit asc)."""
     ap = rows["ap"].to_numpy(dtype=np.float64)
     if np.isnan(ap).any():
@@ -171,7 +168,7 @@ def select_units(exp: Expertise | pd.DataFrame, label: str, *, k: int, mode: str
         pick = np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
         chosen = rows.iloc[pick]
     else:
-        ranked = _ranked(rows)
+        ranked = rank_order(rows)
         top = k if mode == "top" else k // 2 if mode == "both" else 0
         bottom = k - top
         parts = [ranked.iloc[:top]] + ([ranked.iloc[n - bottom:].iloc[::-1]] if bottom else [])

@@ -6,18 +6,16 @@ Ranking is written against the :class:`ActivationSource` protocol, which the Zar
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
-from babelscope.errors import ConfigError, SiteError, StoreError
+from babelscope.errors import ConfigError, StoreError
+from babelscope.vocab.sites import Site, select_sites
+from babelscope.vocab.views import ENCODER_VIEW
 
-COMPONENTS = ("speech_encoder", "text_encoder", "text_decoder")
-ENCODER_VIEW = "encoder"
 
 
 @runtime_checkable
@@ -35,7 +33,7 @@ class ActivationSource(Protocol):
 
     def valid(self, site: str, view: str) -> np.ndarray: ...
 
-    def site_info(self, site: str) -> dict[str, Any]: ...
+    def site(self, site: str) -> Site: ...
 
     @property
     def samples(self) -> pd.DataFrame: ...
@@ -69,34 +67,10 @@ def model_name(store: ActivationSource) -> str:
 
 def match_sites(store: ActivationSource, patterns: Sequence[str] | None = None,
                 components: Sequence[str] | None = None) -> list[str]:
-    """Sites matching any pattern (shell glob, ``re:REGEX``, or a component name), in store order.
-
-    Every pattern must match a site: a typo is an error, not an empty selection.
-    """
-    names = list(store.sites)
-    comps = list(components or [])
-    bad = [c for c in comps if c not in COMPONENTS]
-    if bad:
-        raise ConfigError(f"component {bad[0]!r} is unknown; choose from {list(COMPONENTS)}")
-    chosen: set[str] = set()
-    for pat in patterns or ["*"]:
-        if pat in COMPONENTS:
-            hit = [s for s in names if store.site_info(s).get("component") == pat]
-        elif pat.startswith("re:"):
-            try:
-                rx = re.compile(pat[3:])
-            except re.error as exc:
-                raise SiteError(f"site pattern {pat!r}: invalid regular expression ({exc})") from None
-            hit = [s for s in names if rx.search(s)]
-        else:
-            hit = [s for s in names if fnmatch.fnmatchcase(s, pat)]
-        if not hit:
-            raise SiteError(f"site pattern {pat!r} matches no site of the store "
-                            f"(e.g. {names[0] if names else '-'!r})")
-        chosen.update(hit)
-    if comps:
-        chosen = {s for s in chosen if store.site_info(s).get("component") in comps}
-    return [s for s in names if s in chosen]
+    """Names of the store's sites matching any pattern (shell glob, ``re:REGEX``, or a component
+    name) within ``components``, in store order (:func:`babelscope.vocab.sites.select_sites`)."""
+    return [s.name for s in select_sites([store.site(n) for n in store.sites], patterns, components=components,
+                                        where="the store")]
 
 
 def view_for(store: ActivationSource, site: str, view: str, encoder_fallback: bool) -> str | None:
@@ -108,9 +82,8 @@ def view_for(store: ActivationSource, site: str, view: str, encoder_fallback: bo
     views = store.views(site)
     if view in views:
         return view
-    info = store.site_info(site)
     if encoder_fallback and view != ENCODER_VIEW and ENCODER_VIEW in views \
-            and info.get("component") == "text_decoder":
+            and store.site(site).component == "text_decoder":
         return ENCODER_VIEW
     return None
 
@@ -157,9 +130,8 @@ def plan_sites(store: ActivationSource, rows: np.ndarray, view: str, *,
         if not keep.any():
             skipped[s] = f"no response at view {v!r} for any of the {len(rows)} samples"
             continue
-        info = store.site_info(s)
-        plans.append(SitePlan(s, v, int(store.n_units(s)), str(info.get("component", "")),
-                              str(info.get("group", "other")), int(info.get("layer", -1)),
+        info = store.site(s)
+        plans.append(SitePlan(s, v, int(store.n_units(s)), info.component, info.group, info.layer,
                               rows[keep], keep))
     if not any(p.view == view for p in plans):  # fallbacks alone mean the view does not exist
         raise ConfigError(f"no site has view {view!r} with responses for this analysis "

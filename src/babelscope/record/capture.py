@@ -22,14 +22,12 @@ from typing import Callable, Sequence
 import torch
 
 from babelscope.errors import SiteError
-from babelscope.models.base import PreparedBatch, Site
+from babelscope.models.base import PreparedBatch
+from babelscope.vocab.sites import Site
+from babelscope.vocab.views import POOLS
 
 ENCODER_POOLINGS = ("mean", "max", "last")
-DECODER_VIEWS = ("mean", "last")
-
-
-def step_view(step: int, view: str) -> str:
-    return f"step={step}/{view}"
+DECODER_VIEWS = POOLS
 
 
 @dataclass

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from babelscope.errors import StoreError
-from babelscope.record.recorder import settings_diff
+from babelscope.record.plan import settings_diff
 from babelscope.record.store import SETTINGS, Activations, open_activations
 
 #: default (rtol, atol) per store dtype. float32: the measured cross-thread-count difference with

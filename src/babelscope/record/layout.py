@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from babelscope.models.base import Site
-from babelscope.record.capture import step_view
+from babelscope.vocab.sites import Site
+from babelscope.vocab.views import View
 
 
 @dataclass
@@ -48,7 +48,7 @@ class ViewLayout:
 def site_views(site: Site, steps: Sequence[int], decoder_views: Sequence[str]) -> list[str]:
     if site.stream == "encoder":
         return ["encoder"]
-    return [step_view(s, v) for s in sorted(set(steps)) for v in decoder_views]
+    return [View.step_view(s, v) for s in sorted(set(steps)) for v in decoder_views]
 
 
 def make_layout(sites: Sequence[Site], steps: Sequence[int], decoder_views: Sequence[str]) -> dict[str, ViewLayout]:
@@ -56,5 +56,5 @@ def make_layout(sites: Sequence[Site], steps: Sequence[int], decoder_views: Sequ
     for site in sites:
         for view in site_views(site, steps, decoder_views):
             out.setdefault(view, ViewLayout(view)).add(site.name, site.n_units)
-    order = sorted(out, key=lambda v: (v != "encoder", int(v.split("/")[0][5:]) if v != "encoder" else 0, v))
+    order = sorted(out, key=lambda v: View(v).sort_key())
     return {v: out[v] for v in order}

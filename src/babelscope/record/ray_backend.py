@@ -3,10 +3,10 @@
 The driver sets the store up exactly as the local recorder does (settings record, every array
 created, the chunks still to do), then hands chunk indices to a pool of actors. Each actor loads the
 model by name (one GPU each where the cluster has GPUs, else CPU actors), computes a chunk with the
-local recorder's ``_record_chunk`` and writes its rows into the same Zarr store followed by the
+shared :func:`~babelscope.record.chunk.record_chunk` and writes its rows into the same Zarr store followed by the
 chunk's completion record. Chunks are disjoint rows and the store's Zarr chunks are aligned to them,
 so actors never write the same file. The driver then assembles the samples table and the manifest
-with the local recorder's ``_finalize``: both backends produce the same store, and an interrupted
+with :func:`~babelscope.record.plan.finish_store`: both backends produce the same store, and an interrupted
 Ray run resumes like a local one (chunks with a completion record are skipped), with either backend.
 
 Actors need the store's folder and the corpus's audio files at the same paths as the driver (one
@@ -17,14 +17,19 @@ from __future__ import annotations
 
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from babelscope.corpus.tasks import TaskSample
 from babelscope.errors import ConfigError, ModelLoadError
 from babelscope.models.base import ModelAdapter
-from babelscope.record.recorder import RecordSettings, _ChunkSink, _record_chunk, finish_store, prepare_store
+from babelscope.record.chunk import ChunkSink, record_chunk
+from babelscope.record.plan import finish_store, prepare_store
+from babelscope.record.settings import RecordSettings
 from babelscope.record.store import CHUNKS, Activations, StoreWriter
-from babelscope.threads import threads_now, torch_threads
+from babelscope.threads import torch_threads
+
+if TYPE_CHECKING:  # pragma: no cover
+    from babelscope.intervene.spec import ForcingPlan
 
 #: chunks queued per actor beyond the one it computes, so it never waits for the driver
 _QUEUE_PER_ACTOR = 1
@@ -34,9 +39,9 @@ class ChunkRecorder:
     """A Ray actor (via ``ray.remote``): one model replica recording chunks into one store."""
 
     def __init__(self, model: dict[str, Any], expect: dict[str, Any], out: str, settings: RecordSettings,
-                 site_names: list[str], layout: dict, forcing=None) -> None:
+                 site_names: list[str], layout: dict, forcing: "ForcingPlan | None" = None) -> None:
         from babelscope.models import load_model
-        from babelscope.models.sites import select_sites
+        from babelscope.vocab.sites import select_sites
 
         self.adapter = load_model(model["name"], device=model["device"], dtype=model["dtype"], seed=model["seed"])
         got = self.adapter.describe()
@@ -51,16 +56,14 @@ class ChunkRecorder:
             raise ModelLoadError("Ray worker: the model's sites differ from the driver's")
         self.settings, self.layout, self.forcing = settings, layout, forcing
         writer = StoreWriter.open(Path(out), layout, settings.dtype)
-        self.sink = _ChunkSink(writer, Path(out) / CHUNKS)
+        self.sink = ChunkSink(writer, Path(out) / CHUNKS)
 
     def record(self, k: int, start: int, rows: list[TaskSample]) -> tuple[int, int]:
         # the store's thread policy (resolved by the driver), not Ray's OMP_NUM_THREADS = num_cpus: the
         # same count as a local recording gives the same arithmetic (babelscope.threads)
         with torch_threads(self.settings.threads):
-            values, valid, gen = _record_chunk(self.adapter, rows, self.sites, self.settings, self.layout,
-                                               self.forcing)
-            used = threads_now()
-        self.sink.submit(k, start, values, valid, gen, used)  # written while the next chunk is computed
+            res = record_chunk(self.adapter, rows, self.sites, self.settings, self.layout, self.forcing)
+        self.sink.submit(k, start, res)  # written while the next chunk is computed
         return k, len(rows)
 
     def where(self) -> tuple[str, int]:
@@ -120,7 +123,7 @@ def _model_spec(adapter: ModelAdapter, seed: int, device: str | None, gpus: bool
 
 def record_ray(adapter: ModelAdapter, samples: Sequence[TaskSample], out: str | Path,
                settings: RecordSettings | None = None, *, overwrite: bool = False, progress: bool = True,
-               on_chunk: Callable[[int], None] | None = None, forcing=None, ray_address: str | None = None,
+               on_chunk: Callable[[int], None] | None = None, forcing: "ForcingPlan | None" = None, ray_address: str | None = None,
                num_workers: int | None = None, seed: int = 0, device: str | None = None) -> Activations:
     """Record like :func:`babelscope.record.record`, with the chunks computed by Ray actors.
 

@@ -37,9 +37,9 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from babelscope.atomic import atomic_write_text  # noqa: F401  (used by the recorder through this module)
 from babelscope.errors import StoreError
 from babelscope.record.layout import ViewLayout
+from babelscope.vocab.sites import Site
 
 RESPONSES = "responses.zarr"
 MANIFEST = "manifest.json"
@@ -287,9 +287,10 @@ class Activations:
         self._check(site)
         return int(self._sites[site]["n_units"])
 
-    def site_info(self, site: str) -> dict[str, Any]:
+    def site(self, site: str) -> Site:
+        """The :class:`~babelscope.vocab.sites.Site` record of a stored site."""
         self._check(site)
-        return dict(self._sites[site])
+        return Site.from_dict(self._sites[site])
 
     @property
     def n_samples(self) -> int:

@@ -16,13 +16,13 @@ import pandas as pd
 
 from babelscope.analysis.stats import diagonal_tail, enrichment_tail, overlap_tail, sign_flip_test
 from babelscope.evaluate import paired_diff_ci
-from babelscope.models.langcodes import LATIN_SCRIPT, NON_LATIN_FOCUS
-from babelscope.models.sites import is_kv_site
+from babelscope.vocab.languages import LATIN_SCRIPT, NON_LATIN_FOCUS
+from babelscope.vocab.sites import is_kv_site
 from babelscope.report.data import (Intervention, RunData, fnum, is_numeric_step, lang_name, modality_groups,
                                     sorted_steps, step_label)
 from babelscope.report.verdicts import (CLAIMS, NOT_SUPPORTED, NOT_TESTABLE, RULES, SUPPORTED, VERDICTS, Claim,
                                         DecisionSettings, Test, make_claim, settings_from_run)
-from babelscope.tasks import TASKS
+from babelscope.vocab.tasks import TASKS
 
 __all__ = ["CLAIMS", "RULES", "SUPPORTED", "NOT_SUPPORTED", "NOT_TESTABLE", "VERDICTS", "Claim", "DecisionSettings",
            "LATIN_SCRIPT", "NON_LATIN_FOCUS", "claim_overlap", "claim_steering", "claim_encoder_depth",

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from babelscope.models.langcodes import language_name
-from babelscope.models.sites import is_kv_site
+from babelscope.vocab.components import COMPONENT_NAMES  # noqa: F401  (the figures read it from here)
+from babelscope.vocab.languages import STUDY_LANGUAGES, language_name
+from babelscope.vocab.sites import is_kv_site
 
 # Required columns of every analysis table (the contract; extra columns are allowed).
 TABLES: dict[str, tuple[str, ...]] = {
@@ -51,16 +52,14 @@ RESULT_COLUMNS = ("sample_id", "group", "condition", "task", "src_lang", "tgt_la
                   "point", "k", "factor", "baseline_seed")  # the last four: dose-response sweeps only
 CONDITIONS = ("unforced", "forced", "baseline")
 
-LANG_NAMES = {"eng": "English", "deu": "German", "spa": "Spanish", "fra": "French", "jpn": "Japanese",
-              "cmn": "Mandarin"}
-COMPONENT_NAMES = {"speech_encoder": "speech encoder", "text_encoder": "text encoder",
-                   "text_decoder": "text decoder"}
+#: the study's languages with their display names, in the order figures show them
+LANG_NAMES = {c: language_name(c, short=True) for c in STUDY_LANGUAGES}
 
 
 def lang_name(code: Any) -> str:
     """Full language name of an ISO 639-3 code; other labels come back as they are. Composite labels
     such as ``deu/speech`` are named part by part (``German/speech``)."""
-    return "/".join(LANG_NAMES.get(p) or language_name(p) for p in str(code).split("/"))
+    return "/".join(language_name(p, short=True) for p in str(code).split("/"))
 
 
 def step_key(step: Any) -> tuple[int, float, str]:

@@ -11,7 +11,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from babelscope.report.data import Intervention, lang_name
-from babelscope.report.figures import _grid, _new, _no_data, _save, _suptitle, _t, figure_fn
+from babelscope.report.plotting import figure_fn, literal, new_figure, no_data, panel_grid, save, suptitle
 
 
 def _axis(iv: Intervention) -> tuple[str, str]:
@@ -27,12 +27,12 @@ def dose_response(ivs: Sequence[Intervention], out: str | Path) -> Path:
     factor) with its 95% CI, and the shaded range of the random baselines' shares at each point."""
     sw = [iv for iv in ivs if iv.curve]
     if not sw:
-        return _no_data(out, "no dose-response sweep")
+        return no_data(out, "no dose-response sweep")
     panels = sorted({(iv.direction, str(iv.spec.get("steer_to"))) for iv in sw})
     ncols = min(3, len(panels))
-    fig = _new(max(7.0, 4.6 * ncols + 0.6), 3.9 * ((len(panels) + ncols - 1) // ncols) + 0.8)
+    fig = new_figure(max(7.0, 4.6 * ncols + 0.6), 3.9 * ((len(panels) + ncols - 1) // ncols) + 0.8)
     top = 0.0
-    axes = _grid(fig, len(panels), ncols, sharey=True)
+    axes = panel_grid(fig, len(panels), ncols, sharey=True)
     for ax, (direction, lang) in zip(axes, panels):
         sub = sorted([iv for iv in sw if (iv.direction, str(iv.spec.get("steer_to"))) == (direction, lang)],
                      key=lambda iv: (iv.steps or (0, 0)))
@@ -56,7 +56,8 @@ def dose_response(ivs: Sequence[Intervention], out: str | Path) -> Path:
                 ax.set_xscale("log")
             ax.set_xlabel(xlabel)
         src, _, tgt = direction.partition(" → ")
-        ax.set_title(_t(f"→ {lang_name(lang)}: neurons from {src} input, generating from {tgt} input"), fontsize=9)
+        ax.set_title(literal(f"→ {lang_name(lang)}: neurons from {src} input, generating from {tgt} input"),
+                     fontsize=9)
         ax.grid(color="#e5e5e5")
         ax.set_axisbelow(True)
         if ax is axes[0]:
@@ -69,5 +70,5 @@ def dose_response(ivs: Sequence[Intervention], out: str | Path) -> Path:
                 Line2D([], [], color="black", ls=":")],
                ["forced (95% CI of the paired effect)", "random baselines: range", "random baselines: mean"],
                loc="outside lower center", ncols=3, frameon=False, fontsize=8)
-    _suptitle(fig, "Dose–response of steering against random-unit baselines")
-    return _save(fig, out)
+    suptitle(fig, "Dose–response of steering against random-unit baselines")
+    return save(fig, out)

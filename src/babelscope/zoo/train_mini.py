@@ -109,15 +109,15 @@ def train_mini(out: str | Path, corpus_dir: str | Path, cfg: MiniConfig | None =
 
     from babelscope.corpus import build_task_samples, read_manifest
     from babelscope.corpus.audio import read_audio
-    from babelscope.models import _quiet_transformers
-    from babelscope.models.builtin import DEMO_LANGS, _write_generation_config
+    from babelscope.models import quiet_transformers
+    from babelscope.models.builtin import DEMO_LANGS, write_generation_config
     from babelscope.models.seamless import SeamlessAdapter
     from babelscope.models.tokenizer_build import build_seamless_tokenizer
     from babelscope.progress import progress_bar
 
     cfg = cfg or MiniConfig()
     cfg.validate()
-    _quiet_transformers()
+    quiet_transformers()
     torch.set_num_threads(cfg.threads)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -183,7 +183,7 @@ def train_mini(out: str | Path, corpus_dir: str | Path, cfg: MiniConfig | None =
     # float16 on disk keeps the shipped file small; it loads back as float32
     model.half().save_pretrained(str(out))
     fe.save_pretrained(str(out))
-    _write_generation_config(out, {
+    write_generation_config(out, {
         "text_decoder_lang_to_code_id": lang_ids, "decoder_start_token_id": tok.eos_token_id,
         "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id, "bos_token_id": tok.bos_token_id})
     (out / "training.json").write_text(json.dumps({

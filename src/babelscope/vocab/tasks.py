@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from babelscope.errors import ConfigError
+from babelscope.vocab.components import MODALITIES
 
-MODALITIES = ("speech", "text")
 DIRECTIONS = ("same", "to_pivot", "from_pivot", "cross")
 #: task family -> the direction of its tasks
 FAMILIES = {"x2en": "to_pivot", "en2x": "from_pivot", "x2y": "cross"}
