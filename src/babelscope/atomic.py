@@ -13,9 +13,11 @@ process that owned it is gone. See docs/reliability.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 
 def temp_name(path: Path, kind: str = "tmp") -> Path:
@@ -102,6 +104,26 @@ def commit_dir(tmp: Path, path: Path) -> None:
     fsync_path(path.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_dir(path: Path) -> Iterator[Path]:
+    """Yield this process's empty temporary beside ``path`` (stale temporaries of dead processes are
+    removed first); when the block finishes it replaces ``path`` (:func:`commit_dir`). When the block
+    raises — an interrupt included — the temporary is deleted and ``path`` is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
+    tmp = temp_name(path)
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:  # from the mkdir on: an interrupt at any point leaves no temporary behind
+        tmp.mkdir()
+        yield tmp
+        commit_dir(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 class FolderLock:

@@ -329,7 +329,7 @@ def test_interrupted_overwrite_leaves_a_store_that_resumes_to_the_same_bits(seam
                                                                             monkeypatch):
     from reliability._compare import assert_store_equal
 
-    import babelscope.record.recorder as rec
+    import babelscope.record.plan as rec  # where an overwrite deletes the old data
 
     _small_record(seamless, corpus_dir, tmp_path / "ref")
     out = tmp_path / "store"

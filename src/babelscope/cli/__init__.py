@@ -18,11 +18,7 @@ err_console = Console(stderr=True)
 for _mod in ("babelscope.cli.record_cmds", "babelscope.cli.run_cmds", "babelscope.cli.rank_cmds",
              "babelscope.cli.intervene_cmds", "babelscope.cli.zoo_cmds", "babelscope.cli.corpus_cmds",
              "babelscope.cli.report_cmds"):
-    try:
-        importlib.import_module(_mod).register(app)
-    except ModuleNotFoundError as exc:  # a stage not yet built
-        if exc.name != _mod:
-            raise
+    importlib.import_module(_mod).register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
+from babelscope.atomic import build_dir
 from babelscope.corpus.manifest import MANIFEST_NAME, CorpusRecord, read_manifest, write_manifest
 from babelscope.corpus.synth import synthesize_to
 from babelscope.errors import ConfigError
@@ -83,9 +82,7 @@ def build_demo_corpus(folder: str | Path, *, langs: Sequence[str] = DEMO_LANGS, 
                           "or delete it")
     if root.exists() and any(root.iterdir()):
         raise ConfigError(f"{root} exists and is not an empty corpus folder; choose another folder")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
-    try:
+    def build(tmp: Path) -> None:
         records: list[CorpusRecord] = []
         jobs: list[tuple[Path, str, str]] = []
         for row in rows:
@@ -104,12 +101,7 @@ def build_demo_corpus(folder: str | Path, *, langs: Sequence[str] = DEMO_LANGS, 
             for _ in pool.map(lambda j: synthesize_to(*j), jobs):
                 advance(1)
         write_manifest(tmp, records)
-        (tmp / _STAMP).write_text(json.dumps({"digest": digest, **key}))
-        tmp.chmod(0o755)  # mkdtemp makes it private
-        if root.exists():
-            root.rmdir()  # only an empty folder may be replaced
-        tmp.rename(root)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+
+    # an empty folder at root is replaced by the finished corpus; the stamp is written last
+    build_dir(root, build, marker=_STAMP, marker_text=json.dumps({"digest": digest, **key}))
     return read_manifest(root)

@@ -18,8 +18,6 @@ import contextlib
 import hashlib
 import json
 import re
-import secrets
-import shutil
 import subprocess
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -29,6 +27,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import soundfile as sf
 
+from babelscope.atomic import staged_dir
 from babelscope.corpus import synth as _synth
 from babelscope.corpus.manifest import MANIFEST_NAME, Corpus, check_text, iter_json_lines, read_manifest
 from babelscope.errors import AudioError, BabelscopeError, ConfigError, ManifestError
@@ -179,26 +178,8 @@ def atomic_folder(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]
         # --overwrite replaces a corpus babelscope built, never a folder of other files
         check_replaceable(root, "corpus", hint="--overwrite replaces only a corpus built by babelscope; "
                                                 "choose another folder")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    while True:  # not tempfile.mkdtemp: its 0700 mode would become the corpus folder's
-        tmp = root.parent / f".{root.name}-{secrets.token_hex(4)}.tmp"
-        try:
-            tmp.mkdir()
-            break
-        except FileExistsError:
-            continue
-    try:
+    with staged_dir(root) as tmp:
         yield tmp
-        old = None
-        if root.exists():
-            old = root.with_name(f".{root.name}-old-{tmp.name[-12:]}")
-            root.rename(old)
-        tmp.rename(root)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_records(folder: Path, records: list[dict[str, Any]]) -> Path:

@@ -20,7 +20,6 @@ neuron sets included).
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from babelscope.atomic import commit_dir, remove_stale_temps, temp_name
+from babelscope.atomic import staged_dir
 from babelscope.corpus.tasks import TaskSample
 from babelscope.errors import ConfigError
 from babelscope.evaluate.metrics import METRICS, add_metric_columns
@@ -129,22 +128,12 @@ def write_results_dir(out: Path, files: dict[str, Any]) -> None:
     """Write ``files`` into a temporary folder and move it to ``out`` (replacing an older results
     folder without ever leaving a partial one under ``out``; see :mod:`babelscope.atomic`)."""
     check_replaceable(out, "intervention")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(out)  # left by an intervention that was killed
-    tmp = temp_name(out)
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:  # from the mkdir on: an interrupt at any point leaves no temporary behind
-        tmp.mkdir()
+    with staged_dir(out) as tmp:  # a killed intervention leaves no partial folder, and no temporary
         for name, obj in files.items():
             if isinstance(obj, pd.DataFrame):
                 obj.to_parquet(tmp / name, index=False)
             else:
                 (tmp / name).write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=float))
-        commit_dir(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_intervention(adapter: ModelAdapter, samples: Sequence[TaskSample], forcing: Forcing, *,

@@ -64,6 +64,12 @@ class ModelAdapter(abc.ABC):
     #: ISO 639-3 code -> the model's own code for it, for every language the model can be asked for
     #: (set by each adapter's ``__init__`` from its generation config or tokenizer)
     language_codes: dict[str, str]
+    #: module-path prefix -> number added to its layer index (a stack that continues another's numbering;
+    #: SeamlessM4T v2's speech adaptor after the conformer layers); set per instance when the config decides it
+    layer_offsets: dict[str, int] = {}
+    #: module leaf name -> site group (``self_attn``, ``cross_attn``, ``ffn``, ``conv``, ...), consulted before
+    #: the name rules of :mod:`babelscope.models.sites` for a family whose module names those rules do not know
+    site_groups: ClassVar[dict[str, str]] = {}
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any, feature_extractor: Any, *,
                  name: str, source: dict[str, Any], device: str = "cpu") -> None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Callable
 
 import torch
+
+from babelscope.atomic import build_dir
 
 BUILD_VERSION = "2"
 DEMO_LANGS = ("eng", "deu", "spa", "fra", "jpn", "cmn")
@@ -189,19 +189,4 @@ def builtin_path(name: str, seed: int = 0) -> Path:
     import transformers
 
     folder = cache_dir() / "builtin" / f"{name}-s{seed}-v{BUILD_VERSION}-tf{transformers.__version__}"
-    if (folder / ".complete").exists():
-        return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
-    try:
-        spec.build(tmp, seed)
-        (tmp / ".complete").write_text("ok\n")
-        try:
-            tmp.rename(folder)
-        except OSError:  # another process finished first
-            if not (folder / ".complete").exists():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+    return build_dir(folder, lambda tmp: spec.build(tmp, seed))

@@ -50,8 +50,10 @@ def _kind(module: nn.Module) -> str | None:
     return None
 
 
-def _group(name: str, kind: str) -> str:
+def _group(name: str, kind: str, overrides: dict[str, str]) -> str:
     leaf = name.rsplit(".", 1)[-1]
+    if leaf in overrides:
+        return overrides[leaf]
     if kind == "layernorm":
         return "norm"
     if kind == "embedding":
@@ -89,7 +91,7 @@ def _ffn_first_linear(parent: nn.Module) -> nn.Linear | None:
 def enumerate_sites(adapter: "ModelAdapter") -> list[Site]:
     """All sites of METHODS §2 in the adapter's three stacks, in module order."""
     component_of = adapter.component_prefixes
-    offsets = getattr(adapter, "layer_offsets", {})
+    offsets, groups = adapter.layer_offsets, adapter.site_groups
     sites: list[Site] = []
     modules = dict(adapter.iter_modules())
     for name, module in modules.items():
@@ -121,7 +123,7 @@ def enumerate_sites(adapter: "ModelAdapter") -> list[Site]:
             continue
         component = next(c for p, c in component_of.items() if name.startswith(p))
         stream = site_stream(component, name)
-        sites.append(Site(name=name, kind=kind, component=component, group=_group(name, kind),
+        sites.append(Site(name=name, kind=kind, component=component, group=_group(name, kind, groups),
                           layer=_layer_index(name, offsets), channel_axis=axis, n_units=int(n_units),
                           stream=stream))
     return sites

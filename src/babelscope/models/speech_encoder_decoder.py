@@ -19,7 +19,7 @@ import torch
 
 from babelscope.errors import ConfigError, ModelLoadError
 from babelscope.models.base import ModelAdapter, PreparedBatch, load_weights
-from babelscope.vocab.languages import FROM_WHISPER
+from babelscope.vocab.languages import FROM_WHISPER, ISO639_1_TO_3
 
 
 def _iso3(token: str) -> str | None:
@@ -27,7 +27,10 @@ def _iso3(token: str) -> str | None:
     m = re.fullmatch(r"__([a-z]{3}(?:_[A-Za-z]{4})?)__", token)
     if m:
         return m.group(1)
-    m = re.fullmatch(r"([a-z]{2})_[A-Z]{2}", token) or re.fullmatch(r"<\|([a-z]{2})\|>", token)
+    m = re.fullmatch(r"([a-z]{2})_[A-Z]{2}", token)  # mBART-50: ISO 639-1 and a region
+    if m:
+        return ISO639_1_TO_3.get(m.group(1))
+    m = re.fullmatch(r"<\|([a-z]{2,3})\|>", token)  # Whisper's own codes
     return FROM_WHISPER.get(m.group(1)) if m else None
 
 

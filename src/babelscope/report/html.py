@@ -22,7 +22,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from babelscope import __version__
-from babelscope.atomic import commit_dir, remove_stale_temps, temp_name
+from babelscope.atomic import staged_dir
 from babelscope.outputs import REPORT_MARKER, check_replaceable
 from babelscope.report.claims import Claim, evaluate_claims
 from babelscope.report.data import TABLES, RunData, load_run
@@ -95,13 +95,7 @@ def build_report(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
     claims = evaluate_claims(data)
     # the whole report (page, figures, tables, marker) is built in a fresh folder beside ``out`` and
     # swapped in at the end: an interrupted run leaves the old report whole (babelscope.atomic)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(out)
-    tmp = temp_name(out)
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:  # from the mkdir on: an interrupt at any point leaves no temporary behind
-        tmp.mkdir()
+    with staged_dir(out) as tmp:
         rep = _Report(data, tmp)
         rep.copy_inputs()
         body = rep.body(claims)
@@ -109,8 +103,4 @@ def build_report(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
         (tmp / "report.html").write_text(page(f"babelscope report: {model}", body), encoding="utf-8")
         (tmp / REPORT_MARKER).write_text(json.dumps({"artifact": "report", "run": str(run.resolve()),
                                                      "babelscope_version": __version__}, indent=1))
-        commit_dir(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out / "report.html"
