@@ -1,14 +1,38 @@
-"""babelscope: neuron-level interpretability of multilingual speech-text models."""
+"""babelscope: neuron-level interpretability of multilingual speech-text models.
+
+``import babelscope as bs`` gives the pipeline's stages as functions (:mod:`babelscope.api`):
+``bs.load_model``, ``bs.demo_corpus`` / ``bs.load_corpus``, ``bs.samples``, ``bs.record`` (in memory with
+``out=None``), ``bs.rank``, ``bs.select``, ``bs.generate``, ``bs.forcing`` (a context manager),
+``bs.intervene``, ``bs.report`` and ``bs.open_activations``. They are imported on first use, so
+``import babelscope`` itself stays light.
+"""
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from typing import Any
 
-__all__ = ["__version__", "open_activations"]
+from babelscope.version import __version__
+
+_API = ("load_model", "load_corpus", "demo_corpus", "samples", "record", "rank", "select", "generate", "forcing",
+        "intervene", "report", "open_activations", "in_memory")
+
+__all__ = ["__version__", *_API]
 
 
-def open_activations(path):
-    """Open an activation store written by ``babelscope record`` (see :mod:`babelscope.record.store`)."""
-    from babelscope.record.store import open_activations as _open
+#: stage functions that share their name with the stage's package, which is made callable
+#: (:mod:`babelscope.stage_module`): ``bs.rank(...)`` works whether or not ``babelscope.rank`` was imported
+_STAGE_PACKAGES = ("record", "rank", "intervene", "report")
 
-    return _open(path)
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _STAGE_PACKAGES:
+        return importlib.import_module(f"babelscope.{name}")
+    if name in _API:
+        return getattr(importlib.import_module("babelscope.api"), name)
+    raise AttributeError(f"module 'babelscope' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

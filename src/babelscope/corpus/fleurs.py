@@ -390,7 +390,7 @@ def build_fleurs_corpus(out: str | Path, *, langs: str | Sequence[str], root: st
             stats[lang]["hours"] = round(sum(res[0] for (it, _), res in zip(jobs, results) if it.lang == lang)
                                          / 3600, 4)
         write_records(tmp, records)
-        from babelscope import __version__ as version
+        from babelscope.version import __version__ as version
 
         (tmp / PROVENANCE_NAME).write_text(json.dumps({
             "root": str(root_p.resolve()) if root_p else None, "hub": hub, "split": name,

@@ -57,6 +57,12 @@ class Corpus:
         """``(group, lang, modality) -> record``."""
         return {(r.group, r.lang, r.modality): r for r in self.records}
 
+    def __repr__(self) -> str:
+        mods = sorted({r.modality for r in self.records})
+        groups = len({r.group for r in self.records})
+        return (f"Corpus({str(self.root)!r}, records={len(self.records)}, groups={groups}, "
+                f"languages={self.languages}, modalities={mods})")
+
 
 def _err(path: Path, line: int, field: str | None, msg: str) -> ManifestError:
     where = f"{path}, line {line}" + (f", field {field!r}" if field else "")

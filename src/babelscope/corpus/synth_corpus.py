@@ -283,7 +283,7 @@ def synthesize_corpus(src: str | Path, out: str | Path, *, voices: int = 1, rate
                             "text": s.text, "audio": u.audio.as_posix(), **split,
                             "duration": round(durations[i], 4), "speaker": speaker})
         write_records(tmp, records)
-        from babelscope import __version__ as version
+        from babelscope.version import __version__ as version
 
         (tmp / PROVENANCE_NAME).write_text(json.dumps({
             "source": str(Path(src).resolve()), "voices": voices, "rate_jitter": rate_jitter, "seed": seed,

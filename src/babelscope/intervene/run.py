@@ -50,6 +50,12 @@ class InterventionResult:
     summary: dict[str, Any]
     out: Path | None = None
 
+    def __repr__(self) -> str:
+        share = {c: round(s.get("share_expected", float("nan")), 3) for c, s in self.summary["conditions"].items()}
+        where = f", out={str(self.out)!r}" if self.out is not None else ""
+        return f"InterventionResult({self.summary['forcing']!r}, samples={self.summary['n_samples']}, " \
+               f"share_expected={share}{where})"
+
 
 def random_baseline(forcing: Forcing, tables: Sequence[pd.DataFrame], *, seed: int = 0) -> Forcing:
     """The random-k control of ``forcing``: per set, k random units of its component and label.

@@ -135,6 +135,10 @@ class ModelAdapter(abc.ABC):
                               f"exceed the decoder's {limit} positions ({self.name}); use at most "
                               f"{limit - self.decoder_prompt_length}")
 
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.name!r}, family={self.family!r}, inputs={list(self.input_modalities)}, "
+                f"tasks={list(self.supported_tasks)}, languages={list(self.languages)}, device={str(self.device)!r})")
+
     def describe(self) -> dict[str, Any]:
         """Identity of the model for artifact manifests."""
         return {"name": self.name, "family": self.family, **self.source,

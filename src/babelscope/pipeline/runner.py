@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from babelscope import __version__
+from babelscope.version import __version__
 from babelscope.atomic import atomic_write_text
 from babelscope.config import RunConfig, config_digest
 from babelscope.executor import Executor

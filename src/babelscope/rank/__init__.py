@@ -28,3 +28,7 @@ __all__ = [
     "build_analysis", "check_labels", "forcing_stats", "load_neuron_set", "neuron_set_from_json",
     "rank_block", "rank_store", "read_expertise", "save_neuron_set", "select_units", "write_expertise",
 ]
+
+from babelscope.stage_module import make_stage_callable  # noqa: E402
+
+make_stage_callable(__name__, "babelscope.api:rank")  # babelscope.rank(...) is babelscope.api.rank(...)

@@ -68,6 +68,13 @@ class Expertise:
     def labels(self) -> list[str]:
         return list(self.meta["analysis"]["labels"])
 
+    def __repr__(self) -> str:
+        an = self.meta.get("analysis", {})
+        rows = "streamed" if self.table is None else f"{len(self.table)} rows"
+        where = f", path={str(self.path)!r}" if self.path is not None else ""
+        return (f"Expertise({an.get('analysis')!r}, {an.get('modality')}, task={an.get('task')!r}, view={self.meta.get('view')!r}, labels={self.labels}, "
+                f"samples used={self.meta.get('n_used')} of {self.meta.get('n_samples')}, {rows}{where})")
+
 
 def _block_frame(plan: SitePlan, start: int, res: Any, names: tuple[str, ...]) -> pa.Table:
     """Rows of one ranked block, ordered by unit then label."""
@@ -95,7 +102,7 @@ def _block_frame(plan: SitePlan, start: int, res: Any, names: tuple[str, ...]) -
 
 def _metadata(store: ActivationSource, analysis: Analysis, view: str, plans: list[SitePlan],
               skipped: dict[str, str], settings: dict[str, Any]) -> dict[str, Any]:
-    from babelscope import __version__
+    from babelscope.version import __version__
 
     main = next((p for p in plans if p.view == view), plans[0])
     counts = np.bincount(analysis.labels[main.keep], minlength=len(analysis.label_names))
@@ -174,6 +181,7 @@ def rank_store(store: ActivationSource, analysis: Analysis, *, view: str,
     schema = SCHEMA.with_metadata({META_KEY: json.dumps(meta).encode()})
     path = Path(out) if out is not None else None
     if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(path)  # left by a ranking that was killed
     tmp = temp_name(path) if path else None
     writer = None

@@ -66,6 +66,12 @@ class Analysis:
     def n_samples(self) -> int:
         return len(self.rows)
 
+    def __repr__(self) -> str:
+        counts = np.bincount(self.labels, minlength=len(self.label_names))
+        per = ", ".join(f"{n}: {c}" for n, c in zip(self.label_names, counts))
+        return f"Analysis({self.name!r}, task={self.task!r}, modality={self.modality!r}, samples={len(self.rows)}, " \
+               f"labels={{{per}}})"
+
     def base_rates(self) -> dict[str, float]:
         """Share of positives per label (the AP of a non-selective unit)."""
         counts = np.bincount(self.labels, minlength=len(self.label_names))

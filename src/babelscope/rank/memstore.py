@@ -53,6 +53,12 @@ class _Base:
     def manifest(self) -> dict[str, Any]:
         return self._manifest
 
+    def __repr__(self) -> str:
+        views = sorted({v for vs in self._views.values() for v in vs})
+        shown = ", ".join(views[:4]) + (f", ... ({len(views)})" if len(views) > 4 else "")
+        return (f"{type(self).__name__}(model={self._manifest.get('model', {}).get('name')!r}, "
+                f"samples={len(self._samples)}, sites={len(self._info)}, views=[{shown}])")
+
     def _check(self, site: str, view: str | None = None) -> None:
         if site not in self._info:
             raise StoreError(f"no site {site!r} in this store")
@@ -65,13 +71,14 @@ class ArrayStore(_Base):
 
     ``arrays`` maps ``(site, view)`` to a (samples, units) array; ``info`` maps a site to its
     ``component``, ``group``, ``layer`` and ``kind``. A sample is invalid at a (site, view) when
-    ``valid`` says so, or (when no mask is given) when its whole row is NaN.
+    ``valid`` says so, or (when no mask is given) when its whole row is NaN. ``manifest`` (default: the
+    model's name and the sample count) stands for a recorded store's manifest.
     """
 
     def __init__(self, samples: pd.DataFrame, arrays: Mapping[tuple[str, str], np.ndarray],
                  info: Mapping[str, Mapping[str, Any]], *,
                  valid: Mapping[tuple[str, str], np.ndarray] | None = None,
-                 model: str = "in-memory") -> None:
+                 model: str = "in-memory", manifest: Mapping[str, Any] | None = None) -> None:
         self._samples = samples.reset_index(drop=True)
         self._arrays = {k: np.asarray(v) for k, v in arrays.items()}
         self._valid = {k: np.asarray(v, dtype=bool) for k, v in (valid or {}).items()}
@@ -90,7 +97,8 @@ class ArrayStore(_Base):
                 raise StoreError(f"no site information (info) for site {site!r}")
             self._info[site] = {"name": site, "n_units": units[site], "component": "text_decoder",
                                 "group": "other", "layer": -1, "kind": "linear", **dict(info[site])}
-        self._manifest = {"model": {"name": model}, "n_samples": len(self._samples)}
+        self._manifest = dict(manifest) if manifest is not None else {"model": {"name": model},
+                                                                       "n_samples": len(self._samples)}
 
     def responses(self, site: str, view: str, units: slice | None = None) -> np.ndarray:
         self._check(site, view)

@@ -21,7 +21,6 @@ Candidates are the units of one component (METHODS §5, streams):
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,11 +28,12 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from babelscope.atomic import commit_file, temp_name
 from babelscope.errors import ConfigError
 from babelscope.vocab.components import SET_COMPONENTS
 from babelscope.vocab.sites import is_kv_site
 from babelscope.rank.ap import STAT_NAMES
-from babelscope.rank.expertise import Expertise
+from babelscope.rank.expertise import Expertise, read_expertise
 
 MODES = ("top", "bottom", "both", "random")
 FORMAT = "babelscope.neuron_set"
@@ -82,6 +82,11 @@ class NeuronSet:
 
     def __len__(self) -> int:
         return len(self.units)
+
+    def __repr__(self) -> str:
+        sites = len({u.site for u in self.units})
+        return (f"NeuronSet({self.label!r}, {self.analysis}, {self.mode} {len(self.units)} of {self.component}, "
+                f"view={self.view!r}, model={self.model!r}, sites={sites})")
 
     def provenance(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in PROVENANCE_FIELDS}
@@ -149,8 +154,10 @@ def select_units(exp: Expertise | pd.DataFrame, label: str, *, k: int, mode: str
     ``k`` larger than the number of candidate units raises :class:`ConfigError`.
     """
     if isinstance(exp, Expertise):
-        if exp.table is None:
-            raise ConfigError("expertise table was streamed to disk; load it with read_expertise")
+        if exp.table is None:  # streamed to its file by rank_store(out=...): read it back
+            if exp.path is None:
+                raise ConfigError("expertise: no table and no file to read it from")
+            exp = read_expertise(exp.path)
         table, meta = exp.table, exp.meta
     else:
         table, meta = exp, (meta or {})
@@ -187,10 +194,11 @@ def select_units(exp: Expertise | pd.DataFrame, label: str, *, k: int, mode: str
 def save_neuron_set(ns: NeuronSet, path: str | Path) -> Path:
     """Write a neuron set as JSON, atomically (temporary file + rename)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
     try:
         tmp.write_text(json.dumps(ns.to_json(), indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        commit_file(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -8,3 +8,7 @@ from babelscope.record.compare import TOLERANCE, StoreComparison, compare_stores
 
 __all__ = ["RecordSettings", "record", "record_chunk", "ChunkResult", "ChunkSink", "Activations", "open_activations",
            "compare_stores", "StoreComparison", "TOLERANCE"]
+
+from babelscope.stage_module import make_stage_callable  # noqa: E402
+
+make_stage_callable(__name__, "babelscope.api:record")  # babelscope.record(...) is babelscope.api.record(...)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pandas as pd
 
-from babelscope import __version__
+from babelscope.version import __version__
 from babelscope.atomic import FolderLock, atomic_write_text, commit_file, temp_name
 from babelscope.corpus.audio import check_audio
 from babelscope.corpus.tasks import TaskSample

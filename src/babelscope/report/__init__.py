@@ -9,3 +9,7 @@ from babelscope.report.html import build_report
 
 __all__ = ["NOT_SUPPORTED", "NOT_TESTABLE", "SUPPORTED", "Claim", "RunData", "build_report",
            "evaluate_claims", "load_run"]
+
+from babelscope.stage_module import make_stage_callable  # noqa: E402
+
+make_stage_callable(__name__, "babelscope.api:report")  # babelscope.report(...) is babelscope.api.report(...)

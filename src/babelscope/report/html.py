@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from babelscope import __version__
+from babelscope.version import __version__
 from babelscope.atomic import staged_dir
 from babelscope.outputs import REPORT_MARKER, check_replaceable
 from babelscope.report.claims import Claim, evaluate_claims

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from babelscope import __version__
+from babelscope.version import __version__
 from babelscope.report.claims import Claim, no_text_input
 from babelscope.report.data import TABLES, lang_name, step_label
 from babelscope.report.layout import Writer, shown
