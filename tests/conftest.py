@@ -12,6 +12,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+# The fixture corpora hold two to four sentences per language, fewer than a ranking's default minimum of
+# positives per label (babelscope.defaults): the machinery tests rank them anyway. Set before babelscope is
+# imported, and inherited by the CLI subprocesses; tests/rank/test_evidence.py tests the guard itself with
+# explicit minimums and the shipped defaults.
+os.environ["BABELSCOPE_MIN_POSITIVES"] = "1"
+os.environ["BABELSCOPE_MIN_NEGATIVES"] = "1"
+
 LANGS = ("eng", "deu", "spa", "fra", "jpn", "cmn")
 
 

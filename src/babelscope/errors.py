@@ -34,3 +34,7 @@ class StoreError(BabelscopeError, RuntimeError):
 
 class LabelError(BabelscopeError, ValueError):
     """A label set is unusable for ranking (e.g. a label with no positive or no negative)."""
+
+
+class BabelscopeWarning(UserWarning):
+    """Something a result depends on is weaker than asked for (the CLI prints it as ``warning: ...``)."""

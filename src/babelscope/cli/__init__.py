@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from babelscope.errors import BabelscopeError
+from babelscope.errors import BabelscopeError, BabelscopeWarning
 
 app = typer.Typer(name="babelscope", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Find, test and show language- and modality-selective neurons in speech-text models.")
@@ -21,8 +22,20 @@ for _mod in ("babelscope.cli.record_cmds", "babelscope.cli.run_cmds", "babelscop
     importlib.import_module(_mod).register(app)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """babelscope's own warnings as one ``warning:`` line; others as Python prints them."""
+    if issubclass(category, BabelscopeWarning):
+        err_console.print(f"[bold yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors print one clear line and exit with status 2 (no traceback)."""
+    warnings.showwarning = _show_warning
     try:
         # without standalone mode, click returns the exit code of an interrupt (130) or a usage
         # abort instead of exiting: it must reach the shell, or `babelscope rank ... && next` carries on

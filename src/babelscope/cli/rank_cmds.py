@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from babelscope.defaults import MIN_NEGATIVES, MIN_POSITIVES
+
 console = Console()
 
 
@@ -49,6 +51,10 @@ def rank_cmd(
     encoder_fallback: bool = typer.Option(True, help="Rank decoder sites recorded once per sample "
                                           "(cross-attention K/V) at the 'encoder' view."),
     unpaired: bool = typer.Option(False, help="Two-modality analyses: keep sentences present in one modality only."),
+    min_positives: int = typer.Option(MIN_POSITIVES, help="A label with fewer positives (samples with a response "
+                                      "at the view) is not ranked: a warning, or an error with --strict."),
+    min_negatives: int = typer.Option(MIN_NEGATIVES, help="The same for negatives."),
+    strict: bool = typer.Option(False, help="Refuse a ranking in which a label is below the minimums."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output Parquet file (default: "
                                        "expertise/<analysis>-<modality>-<task>-<view>.parquet)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
@@ -71,10 +77,12 @@ def rank_cmd(
     exp = rank_store(st, an, view=view, patterns=_csv(sites) or None, components=_csv(components) or None,
                      block_units=block_units, out=out, progress=progress,
                      encoder_fallback=encoder_fallback, threads=threads,
-                     executor=Executor(backend, workers=workers, ray_address=ray_address))
+                     executor=Executor(backend, workers=workers, ray_address=ray_address),
+                     min_positives=min_positives, min_negatives=min_negatives, strict=strict)
     meta = exp.meta
     console.print(f"ranked {sum(s['n_units'] for s in meta['sites'].values()):,} units at "
-                  f"{len(meta['sites'])} site(s) for labels {', '.join(an.label_names)}; "
+                  f"{len(meta['sites'])} site(s) for labels {', '.join(exp.labels)}"
+                  + (f" (skipped: {', '.join(exp.skipped_labels)})" if exp.skipped_labels else "") + "; "
                   f"{meta['n_used']} of {meta['n_samples']} samples used, {meta['n_dropped']} dropped "
                   f"(no response at {view}); {len(meta['skipped_sites'])} site(s) skipped")
     console.print(f"wrote {out}")

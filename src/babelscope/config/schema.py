@@ -12,6 +12,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from babelscope.outputs import safe_name
+from babelscope.defaults import MIN_NEGATIVES, MIN_POSITIVES
 from babelscope.vocab.tasks import PRESETS, TASKS
 ANALYSES = ("source_language", "target_language", "modality")
 #: set components (babelscope.rank.select): text_decoder is the decoder stream, decoder_kv the
@@ -71,6 +72,11 @@ class RecordCfg(_Strict):
 class RankCfg(_Strict):
     analyses: list[Literal["source_language", "target_language", "modality"]] = list(ANALYSES)  # type: ignore[assignment]
     block_units: int = Field(default=4096, ge=1)
+    #: a label with fewer positives or negatives (samples with a response at the view) is not ranked
+    #: (a warning; an error with strict): babelscope.rank.evidence
+    min_positives: int = Field(default=MIN_POSITIVES, ge=1)
+    min_negatives: int = Field(default=MIN_NEGATIVES, ge=1)
+    strict: bool = False
 
 
 class SelectCfg(_Strict):

@@ -57,6 +57,24 @@ def ap_summary(jobs: dict[RankJob, Expertise], k: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def evidence(jobs: dict[RankJob, Expertise]) -> pd.DataFrame:
+    """Per ranking and label: the samples of the analysis, those used (with a response at the view) and
+    dropped, the label's positives and negatives among them, and whether it was ranked
+    (:mod:`babelscope.rank.evidence`)."""
+    rows = []
+    for job, exp in jobs.items():
+        m = exp.meta
+        mod = (job.family or "x2en") if job.analysis == "modality" else job.modality
+        counts, skipped = m.get("label_counts") or {}, m.get("skipped_labels") or {}
+        for label in m["analysis"]["labels"]:
+            c = counts.get(label) or {}
+            rows.append({"analysis": job.analysis, "modality": mod, "step": job.step, "label": label,
+                         "n_samples": m.get("n_samples"), "n_used": m.get("n_used"), "n_dropped": m.get("n_dropped"),
+                         "positives": c.get("positives"), "negatives": c.get("negatives"),
+                         "ranked": label not in skipped, "why_skipped": skipped.get(label, "")})
+    return pd.DataFrame(rows)
+
+
 def top_units_location(jobs: dict[RankJob, Expertise], k: int) -> pd.DataFrame:
     rows = []
     for job, exp in jobs.items():
@@ -239,7 +257,7 @@ def write_analysis(jobs: dict[RankJob, Expertise], store, out: Path, *, k: int, 
                    steps: Sequence[int], progress: bool, stats: StatsCfg | None = None) -> dict[str, Path]:
     """Compute every table and write them as CSV into ``out`` (each file atomically)."""
     out.mkdir(parents=True, exist_ok=True)
-    tables = {"ap_summary": ap_summary(jobs, k), "top_units_location": top_units_location(jobs, k),
+    tables = {"evidence": evidence(jobs), "ap_summary": ap_summary(jobs, k), "top_units_location": top_units_location(jobs, k),
               "across_steps": across_steps(jobs, k=k, mode=mode, component=component),
               "encoder_depth": encoder_depth(jobs), "modality_units": modality_units(jobs, k=k)}
     tables["overlap"], tables["spearman"] = overlap_and_spearman(jobs, k=k, mode=mode, component=component)

@@ -23,6 +23,7 @@ from typing import Sequence
 
 from babelscope.executor import Executor
 from babelscope.rank import build_analysis, rank_store, read_expertise
+from babelscope.rank.evidence import MIN_NEGATIVES, MIN_POSITIVES
 from babelscope.rank.expertise import Expertise
 from babelscope.vocab.components import MODALITIES
 from babelscope.vocab.views import ENCODER_VIEW, View
@@ -76,7 +77,8 @@ def rank_jobs(analyses: Sequence[str], steps: Sequence[int], tasks: Sequence[str
 
 
 def run_rank_job(store, job: RankJob, out_dir: Path, *, block_units: int, progress: bool,
-                 executor: Executor | None = None) -> Expertise:
+                 executor: Executor | None = None, min_positives: int = MIN_POSITIVES,
+                 min_negatives: int = MIN_NEGATIVES, strict: bool = False) -> Expertise:
     path = out_dir / job.file
     if path.is_file():
         return read_expertise(path)
@@ -85,5 +87,6 @@ def run_rank_job(store, job: RankJob, out_dir: Path, *, block_units: int, progre
     else:
         an = build_analysis(store.samples, job.analysis, modality=job.modality)
     rank_store(store, an, view=job.view, components=list(job.components), block_units=block_units, out=path,
-               progress=progress, executor=executor)
+               progress=progress, executor=executor, min_positives=min_positives, min_negatives=min_negatives,
+               strict=strict)
     return read_expertise(path)

@@ -110,8 +110,10 @@ class Run:
             comps = {self.store.site(s).component for s in self.store.sites}
             jobs = rank_jobs(self.cfg.rank.analyses, self.cfg.record.steps, self.cfg.record.tasks, comps)
             (self.out / "expertise").mkdir(parents=True, exist_ok=True)
-            self._jobs = {j: run_rank_job(self.store, j, self.out / "expertise", block_units=self.cfg.rank.block_units,
-                                          progress=self.progress, executor=self.executor) for j in jobs}
+            rc = self.cfg.rank
+            self._jobs = {j: run_rank_job(self.store, j, self.out / "expertise", block_units=rc.block_units,
+                                          progress=self.progress, executor=self.executor, min_positives=rc.min_positives,
+                                          min_negatives=rc.min_negatives, strict=rc.strict) for j in jobs}
         return self._jobs
 
     def rank(self) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 
 from babelscope.errors import ConfigError, LabelError, StoreError
 from babelscope.rank.ap import check_labels, rank_block
+from babelscope.rank.evidence import SKIPPED
 from babelscope.rank.labels import Analysis
 from babelscope.rank.source import ActivationSource, SitePlan
 
@@ -29,9 +30,14 @@ def rank_one_block(store: ActivationSource, plan: SitePlan, labels: Any, start: 
 
 
 def plan_labels(plan: SitePlan, analysis: Analysis) -> Any:
-    """The label codes of a planned site's kept rows (a :class:`LabelError` names the site)."""
+    """The label codes of a planned site's kept rows (a :class:`LabelError` names the site). The trailing
+    bucket of skipped labels (:func:`babelscope.rank.evidence.without_labels`) is left out where no kept
+    row carries it."""
+    labels, names = analysis.labels[plan.keep], analysis.label_names
+    if names and names[-1] == SKIPPED and not (labels == len(names) - 1).any():
+        names = names[:-1]
     try:
-        return check_labels(analysis.labels[plan.keep], len(analysis.label_names), analysis.label_names)
+        return check_labels(labels, len(names), names)
     except LabelError as exc:
         raise LabelError(f"site {plan.site!r} view {plan.view!r} (after dropping "
                          f"{plan.n_dropped} missing rows): {exc}") from None

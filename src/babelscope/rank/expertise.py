@@ -31,6 +31,7 @@ from babelscope.errors import ConfigError, StoreError
 from babelscope.executor import Executor
 from babelscope.rank.ap import STAT_NAMES, default_threads
 from babelscope.rank.blocks import rank_site_blocks
+from babelscope.rank.evidence import MIN_NEGATIVES, MIN_POSITIVES, label_counts, thin_labels, without_labels
 from babelscope.rank.labels import Analysis
 from babelscope.rank.progress import progress_bar
 from babelscope.rank.ray_backend import ranked_blocks_ray
@@ -66,7 +67,14 @@ class Expertise:
 
     @property
     def labels(self) -> list[str]:
-        return list(self.meta["analysis"]["labels"])
+        """The ranked labels (an analysis label skipped for thin evidence is not one: ``skipped_labels``)."""
+        skipped = self.meta.get("skipped_labels") or {}
+        return [l for l in self.meta["analysis"]["labels"] if l not in skipped]
+
+    @property
+    def skipped_labels(self) -> dict[str, str]:
+        """Labels left out for too few positives or negatives, with their counts (:mod:`babelscope.rank.evidence`)."""
+        return dict(self.meta.get("skipped_labels") or {})
 
     def __repr__(self) -> str:
         an = self.meta.get("analysis", {})
@@ -77,8 +85,9 @@ class Expertise:
 
 
 def _block_frame(plan: SitePlan, start: int, res: Any, names: tuple[str, ...]) -> pa.Table:
-    """Rows of one ranked block, ordered by unit then label."""
-    L, b = res.ap.shape
+    """Rows of one ranked block, ordered by unit then label (``names``: the written labels, the first
+    rows of the result; a trailing bucket of skipped labels is not written)."""
+    L, b = len(names), res.ap.shape[1]
     n = L * b
 
     def const(value: str) -> pa.Array:
@@ -93,10 +102,10 @@ def _block_frame(plan: SitePlan, start: int, res: Any, names: tuple[str, ...]) -
         "view": const(plan.view),
         "label": pa.DictionaryArray.from_arrays(pa.array(np.tile(np.arange(L, dtype=np.int16), b)),
                                                 pa.array(list(names))),
-        "ap": pa.array(res.ap.T.ravel()),
+        "ap": pa.array(res.ap[:L].T.ravel()),
     }
     for s in STAT_NAMES:
-        cols[s] = pa.array(getattr(res, s).T.ravel())
+        cols[s] = pa.array(getattr(res, s)[:L].T.ravel())
     return pa.Table.from_pydict(cols).cast(SCHEMA)
 
 
@@ -124,7 +133,9 @@ def rank_store(store: ActivationSource, analysis: Analysis, *, view: str,
                sites: Sequence[str] | None = None, patterns: Sequence[str] | None = None,
                components: Sequence[str] | None = None, block_units: int = DEFAULT_BLOCK_UNITS,
                out: str | Path | None = None, progress: bool = True, encoder_fallback: bool = True,
-               threads: int | None = None, executor: Executor | None = None) -> Expertise:
+               threads: int | None = None, executor: Executor | None = None,
+               min_positives: int = MIN_POSITIVES, min_negatives: int = MIN_NEGATIVES,
+               strict: bool = False) -> Expertise:
     """Rank every selected unit of ``store`` for every label of ``analysis`` at one ``view``.
 
     Parameters
@@ -155,6 +166,11 @@ def rank_store(store: ActivationSource, analysis: Analysis, *, view: str,
         the same order: the table is the local one (:mod:`babelscope.rank.ray_backend`).
         ``threads`` then means threads per task.
 
+    min_positives, min_negatives, strict:
+        A label with fewer positives or negatives among the samples with a response at ``view`` is
+        skipped with an :class:`~babelscope.rank.evidence.EvidenceWarning` naming its counts (its samples
+        stay negatives of the other labels), or refused with ``strict`` (:mod:`babelscope.rank.evidence`).
+
     Rows whose response is missing at a site and view (``store.valid`` False) are dropped before
     ranking; the counts are logged and kept in the metadata and ``Expertise.dropped``.
     """
@@ -169,8 +185,14 @@ def rank_store(store: ActivationSource, analysis: Analysis, *, view: str,
                                 components=components, encoder_fallback=encoder_fallback)
     settings = {"block_units": block_units, "encoder_fallback": encoder_fallback,
                 "patterns": list(patterns) if patterns else None,
-                "components": list(components) if components else None}
+                "components": list(components) if components else None,
+                "min_positives": min_positives, "min_negatives": min_negatives}
     meta = _metadata(store, analysis, view, plans, skipped, settings)
+    thin = thin_labels(analysis, plans, view, min_positives=min_positives, min_negatives=min_negatives, strict=strict)
+    meta["skipped_labels"] = thin
+    meta["label_counts"] = {k: {"positives": p, "negatives": n} for k, (p, n) in label_counts(analysis, plans, view).items()}
+    ranked = without_labels(analysis, list(thin))
+    written = tuple(n for n in analysis.label_names if n not in thin)
     dropped = {p.site: p.n_dropped for p in plans}
     for v in sorted({p.view for p in plans}):
         counts = sorted({p.n_dropped for p in plans if p.view == v})
@@ -187,18 +209,18 @@ def rank_store(store: ActivationSource, analysis: Analysis, *, view: str,
     writer = None
     parts: list[pa.Table] = []
     if executor.is_ray:
-        blocks = ranked_blocks_ray(store, plans, analysis, block_units, threads=threads,
+        blocks = ranked_blocks_ray(store, plans, ranked, block_units, threads=threads,
                                    ray_address=executor.ray_address, num_workers=executor.workers)
     else:
         blocks = ((plan, start, res) for plan in plans
-                  for start, res in rank_site_blocks(store, plan, analysis, block_units, threads))
+                  for start, res in rank_site_blocks(store, plan, ranked, block_units, threads))
     try:  # from the writer's creation on: an interrupt at any point leaves no temporary behind
         if tmp is not None:
             writer = pq.ParquetWriter(str(tmp), schema)
         with progress_bar(progress) as prog:
             task = prog.add_task(analysis.key, total=sum(p.n_units for p in plans))
             for plan, start, res in blocks:
-                tab = _block_frame(plan, start, res, analysis.label_names)
+                tab = _block_frame(plan, start, res, written)
                 if writer is not None:
                     writer.write_table(tab)
                 else:

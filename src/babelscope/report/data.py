@@ -22,6 +22,8 @@ from babelscope.vocab.sites import is_kv_site
 
 # Required columns of every analysis table (the contract; extra columns are allowed).
 TABLES: dict[str, tuple[str, ...]] = {
+    "evidence": ("analysis", "modality", "step", "label", "n_samples", "n_used", "n_dropped", "positives",
+                 "negatives", "ranked", "why_skipped"),
     "ap_summary": ("analysis", "modality", "step", "label", "base_rate", "n_units", "max_ap",
                    "n_ap_over_0_9", "mean_top_ap", "k"),
     "top_units_location": ("analysis", "modality", "step", "label", "component", "group", "layer",

@@ -36,7 +36,21 @@ def _modality_enrichment(rep: Writer, mu: pd.DataFrame) -> list[Markup]:
         rows))]
 
 
+def _evidence_table(rep: Writer, ev: pd.DataFrame) -> list[Markup]:
+    per = ev.groupby(["analysis", "modality", "step"], sort=False).agg(
+        n_samples=("n_samples", "first"), n_used=("n_used", "first"), n_dropped=("n_dropped", "first"),
+        min_pos=("positives", "min"), min_neg=("negatives", "min"),
+        skipped=("ranked", lambda r: ", ".join(lang_name(l) for l in ev.loc[r.index][~r]["label"]) or "–"))
+    rows = [(a, m, step_label(s), r.n_samples, r.n_used, r.n_dropped, r.min_pos, r.min_neg, r.skipped)
+            for (a, m, s), r in per.iterrows()]
+    return [tag("p", "Each ranking uses the samples of its analysis that have a response at its view; a label with "
+                     "fewer positives or negatives than the minimum is not ranked. Per label: tables/evidence.csv."),
+            table(["analysis", "modality", "step", "samples", "used", "dropped", "fewest positives",
+                   "fewest negatives", "labels skipped"], rows)]
+
+
 LOCATION = Section("location", "Where the neurons sit", (
+    Part("evidence", "Samples used and dropped per analysis", (), _evidence_table),
     Part("ap_summary", "Selectivity (average precision)", (Fig(
         "ap_summary", ap_summary_heatmap,
         "Mean AP of the top-k units per analysis, input modality and label (rows) "

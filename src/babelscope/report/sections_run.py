@@ -45,6 +45,13 @@ def section_summary(rep: Writer, claims: list[Claim]) -> Markup:
             items.append(f"{analysis}: best AP {best['max_ap']:.3f} ({lang_name(best['label'])}, "
                          f"{best['modality']}, {step_label(best['step'])}); up to "
                          f"{int(g['n_ap_over_0_9'].max())} units with AP > 0.9 for one label")
+    ev = data.table("evidence")
+    if ev is not None:
+        thin = ev[~ev["ranked"].astype(bool)]
+        if len(thin):
+            items.append(f"{len(thin)} label ranking(s) skipped for too few positives or negatives (e.g. "
+                         f"{lang_name(thin.iloc[0]['label'])}, {thin.iloc[0]['analysis']} {thin.iloc[0]['modality']} "
+                         f"{step_label(thin.iloc[0]['step'])}: {thin.iloc[0]['why_skipped']}); see the evidence table")
     with_eff = [iv for iv in data.interventions or [] if iv.effect("forced-baseline", "is_expected")]
     if with_eff:
         sig = sum(1 for iv in with_eff if iv.effect("forced-baseline", "is_expected").get("excludes_zero"))
