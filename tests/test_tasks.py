@@ -84,3 +84,20 @@ def test_a_family_task_is_found_by_direction_not_name(monkeypatch):
     assert intervention_task("steering", "speech", ["s2t", "bos_s2t"]) == "bos_s2t"
     assert intervention_task("median_replacement", "speech", ["s2t", "bos_s2t"]) == "s2t"
     assert intervention_task("steering", "text", ["s2t", "bos_s2t"]) is None
+
+
+def test_a_corpus_without_the_pivot_cannot_run_pivot_tasks(tmp_path):
+    """X→pivot outputs would have no reference, pivot→X no input: an error naming the pivot and the
+    corpus's languages, not a store of empty references. Same-language tasks need no pivot."""
+    from conftest import make_corpus
+
+    from babelscope.corpus import build_task_samples, read_manifest
+    from babelscope.errors import ConfigError
+
+    corpus = read_manifest(make_corpus(tmp_path / "c", n_groups=2, langs=("deu", "fra")))
+    for tasks in (["s2t"], ["asr", "en2x_t2t"]):
+        with pytest.raises(ConfigError, match=r"pivot language 'eng': the corpus has no record in it \(it has deu, "
+                                              r"fra\), but tasks (s2t|en2x_t2t) translate"):
+            build_task_samples(corpus, tasks)
+    assert {s.tgt_lang for s in build_task_samples(corpus, ["s2t"], pivot="deu")} == {"deu"}
+    assert len(build_task_samples(corpus, ["asr", "x2y_t2t"])) == 2 * 2 + 2 * 2

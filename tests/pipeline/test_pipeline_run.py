@@ -83,6 +83,18 @@ def test_small_run_end_to_end_and_resume(tmp_path):
     assert set(res["condition"]) == {"unforced", "forced", "baseline"} and (res["tgt_lang"] != "deu").all()
     prov = json.loads((run / "run.json").read_text())
     assert prov["model"]["name"] == "tiny-random-seamless" and "record" in prov["stages"]
+    # the record stage says how many samples lack each step (the store's own count), and the analysis the
+    # evidence every ranking had
+    man = json.loads((run / "activations" / "manifest.json").read_text())
+    want = ", ".join(f"step {k}: {v} of {man['n_samples']}" for k, v in sorted(man["steps_missing"].items()))
+    assert f"[record] samples whose output ended before a step (no response there): {want}" in logs
+    ev = pd.read_csv(run / "analysis" / "evidence.csv")
+    for f in (run / "expertise").glob("*.parquet"):
+        from babelscope.rank import read_expertise
+
+        meta = read_expertise(f).meta
+        rows = ev[(ev["analysis"] == meta["analysis"]["analysis"])]
+        assert meta["n_used"] in set(rows["n_used"]) and meta["n_samples"] in set(rows["n_samples"])
 
     # the config checks' limit on [select] k is the number of text_decoder units the rank stage ranked
     from babelscope.vocab.sites import select_sites
@@ -171,3 +183,46 @@ def test_run_fails_before_recording_when_the_config_must_fail(tmp_path):
     with pytest.raises(ConfigError, match=r"problem\(s\) found before running:\n  - rank\.analyses: 'source_language'"):
         Run(cfg, tmp_path / "run", progress=False, log=lambda m: None).execute()
     assert not (tmp_path / "run" / "corpus").exists() and not (tmp_path / "run" / "activations").exists()
+
+
+def test_dry_run_checks_the_evidence_the_config_allows(tmp_path):
+    """Issue: docs/run.md's study config failed only after recording ("a single label 'deu'"). The config
+    alone fixes the labels when [corpus] langs is given, and the corpus's size bounds every label's
+    positives: both are problems before anything runs."""
+    from babelscope.pipeline.checks import config_problems
+    from babelscope.pipeline.dryrun import meta_adapter
+    from babelscope.vocab.sites import select_sites
+
+    meta = meta_adapter("tiny-random-seamless")
+
+    def problems(extra: dict) -> list[str]:
+        base = {"name": "t", "model": {"name": "tiny-random-seamless"},
+                "record": {"tasks": ["t2t", "en2x_t2t"], "steps": [2], "sites": ["text_decoder"]}}
+        cfg = parse_config({**base, **extra})
+        return config_problems(cfg, select_sites(meta.sites(), list(cfg.record.sites)), meta)
+
+    # a corpus folder not on this machine, whose languages the config names: one language besides the pivot
+    away = {"corpus": {"source": str(tmp_path / "not-here"), "langs": ["eng", "deu"]}}
+    got = problems(away)
+    for an in ("source_language", "target_language"):
+        assert (f"rank.analyses: {an!r} compares the languages other than the pivot 'eng', and [corpus] langs "
+                "leaves 1 (deu): it needs at least two") in got
+    # the demo corpus cut to 3 sentence groups: 3 positives per language, below a minimum of 5
+    thin = problems({"corpus": {"source": "demo", "max_groups": 3}, "rank": {"min_positives": 5, "min_negatives": 5}})
+    assert any("rank: analysis 'source_language' (text): 5 label(s) below the minimum of 5 positives and 5 negatives"
+               in p and "cmn (3 samples, 12 others)" in p and "no label would be left to rank" in p for p in thin), thin
+    assert not [p for p in problems({"corpus": {"source": "demo", "max_groups": 5},
+                                     "rank": {"min_positives": 5, "min_negatives": 5}}) if p.startswith("rank:")]
+    # one thin label (Mandarin in 2 of 5 groups): skipped with a warning at rank time, refused under strict
+    from conftest import make_corpus
+
+    folder = make_corpus(tmp_path / "c", n_groups=5)
+    lines = (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    keep = [l for l in lines if not ('"lang": "cmn"' in l and not any(f'"s00{g}' in l for g in (1, 2)))]
+    (folder / "manifest.jsonl").write_text("\n".join(keep) + "\n", encoding="utf-8")
+    one = {"corpus": {"source": str(folder)}, "rank": {"min_positives": 5, "min_negatives": 5}}
+    assert not [p for p in problems(one) if p.startswith("rank:")]
+    one["rank"]["strict"] = True
+    got = [p for p in problems(one) if p.startswith("rank:")]
+    assert got and all("1 label(s) below the minimum" in p and "cmn (2 samples" in p
+                       and "[rank] strict refuses the ranking" in p for p in got), got

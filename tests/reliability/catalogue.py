@@ -411,7 +411,16 @@ CASES: list[Case] = [
          ManifestError, r"line 7: group 'g2' has no deu speech"),
     Case("no-pivot", "tasks", "English-to-X tasks on a corpus without the pivot language (no `eng` records)",
          lambda c: c.record(c.corpus([r for r in good_records() if r["lang"] != "eng"]), tasks="en2x_t2t"),
-         ConfigError, r"tasks \['en2x_t2t'\]: the corpus has no record for them \(pivot 'eng'"),
+         ConfigError, r"pivot language 'eng': the corpus has no record in it \(it has .*\), but tasks en2x_t2t "
+                      r"translate into or out of the pivot"),
+    Case("no-pivot-x2en", "tasks", "X-to-English tasks on a corpus without English (every reference would be empty)",
+         lambda c: c.record(c.corpus([r for r in good_records() if r["lang"] != "eng"]), tasks="t2t"),
+         ConfigError, r"pivot language 'eng': the corpus has no record in it .* tasks t2t translate .* Choose a pivot "
+                      r"the corpus has"),
+    Case("report-of-a-store", "tasks", "`babelscope report` pointed at an activation store instead of a run folder",
+         lambda c: (c.record(c.res.corpus), cli("report", c.out)), ConfigError,
+         r"not a run folder: it has none of run.json, analysis, expertise, interventions — it is an activation store",
+         absent=lambda c: [c.out / "report"]),
     Case("unknown-task", "tasks", "an unknown task name",
          lambda c: c.record(c.res.corpus, tasks="t2t,x2z"), ConfigError, r"tasks: unknown task 'x2z'"),
     Case("language-not-in-corpus", "tasks", "`--langs` naming a language the corpus lacks",

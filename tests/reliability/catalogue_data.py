@@ -48,6 +48,7 @@ def _report_out_foreign(ctx: Ctx) -> None:
     mine = _user_folder(ctx)
     run = ctx.tmp / "run"
     run.mkdir()
+    (run / "run.json").write_text("{}")  # a run folder (of a run that wrote nothing else yet)
     with unchanged(ctx.tmp):
         cli("report", run, "--out", mine)
 
@@ -315,7 +316,8 @@ DATA_CASES: list[Case] = [
          lambda c: (lambda mine: c.intervene(c.res.neuron_set, "--out", mine))(_user_folder(c)), ConfigError,
          r"mine: holds files that are not an intervention results folder", absent=lambda c: [c.out]),
     Case("report-out-file", "report", "`report --out` naming a file",
-         lambda c: ((c.tmp / "run").mkdir(), (c.tmp / "notes.txt").write_text("mine"),
+         lambda c: ((c.tmp / "run").mkdir(), (c.tmp / "run" / "run.json").write_text("{}"),
+                    (c.tmp / "notes.txt").write_text("mine"),
                     cli("report", c.tmp / "run", "--out", c.tmp / "notes.txt")), ConfigError,
          r"notes\.txt: exists and is not a folder"),
     Case("diff-exact-with-tolerance", "record", "`diff-stores --exact` with a tolerance",

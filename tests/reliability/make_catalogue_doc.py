@@ -20,6 +20,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests/ : import the catalogue as the package ``reliability``
 
 DOC = HERE.parents[1] / "docs" / "bad-inputs.md"
+# as in the suite (tests/conftest.py): the catalogue's two-sentence corpora are ranked below the default minimums
+os.environ["BABELSCOPE_MIN_POSITIVES"] = "1"
+os.environ["BABELSCOPE_MIN_NEGATIVES"] = "1"
 
 
 def build() -> str:

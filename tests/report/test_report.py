@@ -113,12 +113,14 @@ def test_missing_files_degrade_to_not_run(run_copy, tmp_path):
 
 
 def test_empty_run_folder(tmp_path):
+    """A run folder with nothing but run.json (the first file a run writes): every claim not testable."""
     run = tmp_path / "RUN"
     run.mkdir()
+    (run / "run.json").write_text("not json")
     html = build_report(run).read_text("utf-8")
     assert (run / "report" / "report.html").is_file()
     assert html.count("not testable here") >= 5 and "<img" not in html
-    assert "run.json is missing" in html
+    assert "run.json" in html and "could not be read" in html
 
 
 def test_report_is_deterministic(synthetic_run, built, tmp_path):
@@ -183,3 +185,20 @@ def test_a_speech_only_run_says_not_applicable_not_not_run(run_copy, tmp_path):
     assert "not run or unreadable" not in summary
     claims = {c.number: c for c in evaluate_claims(load_run(run_copy))}
     assert all(claims[n].verdict == NOT_TESTABLE for n in (1, 2, 4))
+
+
+def test_a_folder_that_is_not_a_run_is_refused(seamless, corpus_dir, tmp_path):
+    """`babelscope report STORE` used to write an all-'not testable' report and exit 0."""
+    from babelscope.corpus import build_task_samples, read_manifest
+    from babelscope.errors import ConfigError
+    from babelscope.record import RecordSettings, record
+
+    samples = build_task_samples(read_manifest(corpus_dir), ["t2t"], max_groups=1)
+    record(seamless, samples, tmp_path / "store", RecordSettings(steps=(2,), max_new_tokens=4), progress=False)
+    with pytest.raises(ConfigError, match=r"store: not a run folder: it has none of run.json, analysis, expertise, "
+                                          r"interventions — it is an activation store"):
+        build_report(tmp_path / "store")
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(ConfigError, match="notes: not a run folder: it has none of run.json"):
+        build_report(tmp_path / "notes")
+    assert not (tmp_path / "store" / "report").exists() and not (tmp_path / "notes" / "report").exists()

@@ -74,6 +74,12 @@ def build_task_samples(corpus: Corpus, tasks: Sequence[str], *, pivot: str = "en
         others = [l for l in all_langs if l in set(langs) and l != pivot]
     else:
         others = [l for l in all_langs if l != pivot]
+    needs_pivot = [t for t in tasks if get_task(t).direction in ("to_pivot", "from_pivot")]
+    if needs_pivot and pivot not in all_langs:
+        raise ConfigError(f"pivot language {pivot!r}: the corpus has no record in it (it has {', '.join(all_langs)}), "
+                          f"but tasks {', '.join(needs_pivot)} translate into or out of the pivot: their outputs would "
+                          f"have no reference (or no input). Choose a pivot the corpus has (record --tgt-lang, "
+                          f"[corpus] pivot in a run config), or add {pivot!r} records to the corpus")
     out: list[TaskSample] = []
     for task in tasks:
         spec = get_task(task)

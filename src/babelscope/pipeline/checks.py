@@ -90,7 +90,43 @@ def _analysis_problems(cfg: RunConfig, table: pd.DataFrame, jobs) -> tuple[list[
                             f"and these tasks: {exc}")
             continue
         labels[key] = an
+        problems += _thin_problems(cfg, job, an)
     return problems, labels
+
+
+def _thin_problems(cfg: RunConfig, job, an) -> list[str]:
+    """Labels with fewer samples in the whole corpus than the ranking's minimum positives or negatives
+    (every step can only have fewer): they would be skipped — a problem when ``[rank] strict`` is set or
+    when no label would be left (the rank stage then fails after recording)."""
+    import numpy as np
+
+    rc = cfg.rank
+    counts = np.bincount(an.labels, minlength=len(an.label_names))
+    thin = [f"{name} ({c} samples, {len(an.labels) - c} others)" for name, c in zip(an.label_names, counts)
+            if c < rc.min_positives or len(an.labels) - c < rc.min_negatives]
+    if not thin or not (rc.strict or len(thin) == len(an.label_names)):
+        return []
+    why = "no label would be left to rank" if len(thin) == len(an.label_names) else "[rank] strict refuses the ranking"
+    return [f"rank: analysis {job.analysis!r} ({job.modality}): {len(thin)} label(s) below the minimum of "
+            f"{rc.min_positives} positives and {rc.min_negatives} negatives ([rank] min_positives, min_negatives) "
+            f"even before any sample lacks a step: {', '.join(thin)}; {why}. Use more sentence groups "
+            "(corpus max_groups) or lower the minimums knowingly"]
+
+
+def _label_problems_from_config(cfg: RunConfig, jobs) -> list[str]:
+    """Without the corpus on this machine: a language analysis whose label set the config already fixes to
+    one language (``[corpus] langs`` minus the pivot)."""
+    langs = cfg.corpus.langs
+    if not langs:
+        return []
+    others = sorted(set(langs) - {cfg.corpus.pivot})
+    from babelscope.vocab.tasks import get_task
+
+    pivot_only = {j.analysis for j in jobs if j.analysis != "modality" and j.tasks(cfg.record.tasks)
+                  and all(get_task(t).direction in ("to_pivot", "from_pivot") for t in j.tasks(cfg.record.tasks))}
+    return [f"rank.analyses: {an!r} compares the languages other than the pivot {cfg.corpus.pivot!r}, and [corpus] "
+            f"langs leaves {len(others)} ({', '.join(others) or 'none'}): it needs at least two"
+            for an in sorted(pivot_only) if len(others) < 2]
 
 
 def _intervention_problems(cfg: RunConfig, sites, table: pd.DataFrame | None, analyses: dict,
@@ -198,7 +234,9 @@ def config_problems(cfg: RunConfig, sites: Sequence, adapter) -> list[str]:
             problems.append(p)
     corpus = planned_corpus(cfg)
     table, analyses = None, {}
-    if corpus is not None:
+    if corpus is None:
+        problems += _label_problems_from_config(cfg, jobs)
+    else:
         try:
             table = planned_samples(cfg, corpus)
         except ConfigError as exc:

@@ -102,6 +102,12 @@ class Run:
         self._store = record(adapter, self.samples(), self.out / "activations",
                              RecordSettings.from_config(self.cfg.record), executor=ex, progress=self.progress,
                              seed=self.cfg.seed)
+        man = self._store.manifest
+        missing = sorted((man.get("steps_missing") or {}).items(), key=lambda kv: int(kv[0]))
+        if missing:  # a step most outputs never reach leaves its rankings with thin evidence: say so now
+            n = man.get("n_samples") or len(self._store.samples)
+            self.log("[record] samples whose output ended before a step (no response there): "
+                     + ", ".join(f"step {k}: {v} of {n}" for k, v in missing))
 
     def jobs(self):
         if self._jobs is None:

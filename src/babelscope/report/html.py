@@ -77,6 +77,10 @@ class _Report:
                      section_interventions(self), section_claims(self, claims), section_provenance(self)], "\n")
 
 
+#: what a run folder holds (any of them, for a run that was interrupted or ran some stages only)
+RUN_MARKS = ("run.json", "analysis", "expertise", "interventions")
+
+
 def build_report(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None) -> Path:
     """Write the report of a run folder and return the path of ``report.html``.
 
@@ -88,6 +92,10 @@ def build_report(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
     run = Path(run_dir)
     if not run.is_dir():
         raise ConfigError(f"{run}: not a run folder (no such directory)")
+    if not any((run / name).exists() for name in RUN_MARKS):
+        what = (" — it is an activation store (`babelscope record`); rank, analyse and intervene on it with "
+                "`babelscope run`, whose output folder is a run" if (run / "responses.zarr").exists() else "")
+        raise ConfigError(f"{run}: not a run folder: it has none of {', '.join(RUN_MARKS)}{what}")
     out = Path(out_dir) if out_dir is not None else run / "report"
     # replace only an earlier report: a folder of the user's files is never touched
     check_replaceable(out, "report")
