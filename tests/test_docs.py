@@ -87,3 +87,21 @@ def test_python_blocks_run(page, workspace, tmp_path, monkeypatch):
             continue
         exec(compiled, namespace)  # noqa: S102 -- the project's own documentation
     assert os.getcwd() == str(tmp_path)
+
+
+def test_the_run_guide_config_passes_the_dry_run_checks():
+    """docs/run.md's config, literally: valid, and every check of `run --dry-run` passes (its full run on
+    babel-mini is quoted in issue 18's closing note; `--calibrate` refused its former steps 2, 7, 12)."""
+    import tomllib
+
+    from babelscope.config import parse_config
+    from babelscope.pipeline.checks import config_problems
+    from babelscope.pipeline.dryrun import meta_adapter
+    from babelscope.vocab.sites import select_sites
+
+    text = (ROOT / "docs" / "run.md").read_text(encoding="utf-8")
+    block = re.search(r"^```toml\n(.*?)^```", text, re.S | re.M).group(1)
+    cfg = parse_config(tomllib.loads(block), "docs/run.md")
+    meta = meta_adapter(cfg.model.name)
+    assert config_problems(cfg, select_sites(meta.sites(), list(cfg.record.sites)), meta) == []
+    assert cfg.record.steps == [2, 5, 7] and cfg.corpus.max_groups == 40

@@ -60,3 +60,21 @@ def test_format_seconds():
     assert format_seconds(None) == "unknown"
     assert format_seconds(3.21) == "3.2 s" and format_seconds(90) == "90 s"
     assert format_seconds(600) == "10 min" and format_seconds(36000) == "10.0 h"
+
+
+def test_steps_most_outputs_never_reach_are_refused(corpus_dir, tmp_path):
+    """Issue 18: docs/run.md's steps 2, 7, 12 passed the dry run, then the rank stage found no response at
+    step 12. `--calibrate` records a few samples anyway: a step that fewer than half of them reach is an
+    error naming the counts (babel-mini writes the seed sentences in well under 18 tokens)."""
+    from babelscope.cli import app
+    from babelscope.pipeline.estimate import step_reach_problem
+
+    toml = tmp_path / "long.toml"
+    toml.write_text(f'name = "long"\n[model]\nname = "babel-mini"\n[corpus]\nsource = "{corpus_dir}"\n'
+                    '[record]\ntasks = ["t2t"]\nsteps = [2, 20]\nsites = ["text_decoder.layers.0.ffn.fc1"]\n'
+                    'max_new_tokens = 24\n[rank]\nanalyses = ["source_language"]\n')
+    res = CliRunner().invoke(app, ["run", str(toml), "--dry-run", "--calibrate", "--calibration-samples", "6"])
+    assert res.exit_code != 0 and "step 2: 5 of 5" in res.output, res.output
+    assert "fewer than 50% of the calibration samples reach step 20: 0 of 5" in str(res.exception)
+    assert step_reach_problem({"steps_reached": {2: (8, 8), 7: (4, 8)}}) is None
+    assert "reach step 7: 3 of 8" in step_reach_problem({"steps_reached": {2: (8, 8), 7: (3, 8)}})

@@ -294,9 +294,9 @@ def _not_a_store(ctx: Ctx) -> None:
         ctx.record(ctx.res.corpus)
 
 
-def _offline_hub_id(ctx: Ctx) -> None:
+def _offline_hub_id(ctx: Ctx, model: str = "facebook/no-such-model") -> None:
     with env(HF_HUB_OFFLINE="1"):
-        ctx.record(ctx.res.corpus, "--model", "facebook/no-such-model")
+        ctx.record(ctx.res.corpus, "--model", model)
 
 
 def _incomplete_store(ctx: Ctx) -> None:
@@ -513,7 +513,10 @@ CASES: list[Case] = [
     # -- models ---------------------------------------------------------------------------------------
     Case("hub-offline", "model", "a hub id that is not cached, with HF_HUB_OFFLINE=1",
          _offline_hub_id,
-         ModelLoadError, r"cannot load model 'facebook/no-such-model': .*\(offline: HF_HUB_OFFLINE is set\)"),
+         ModelLoadError, r"cannot load model 'facebook/no-such-model': .*the hub was not asked \(HF_HUB_OFFLINE is set\)"),
+    Case("model-name-typo", "model", "a misspelt built-in name (`babel-mni`), offline",
+         lambda c: _offline_hub_id(c, "babel-mni"), ModelLoadError,
+         r"cannot load model 'babel-mni': .*the hub was not asked .*; did you mean 'babel-mini'\?"),
     Case("tokenizer-missing", "model", "a SeamlessM4T folder without its tokenizer files (the silent near-empty "
          "tokenizer)", lambda c: c.record(c.res.corpus, "--model", c.model("sentencepiece.bpe.model",
                                                                             "tokenizer_config.json")),

@@ -58,6 +58,7 @@ def intervene_cmd(
 ) -> None:
     """Run an intervention (or steering) with its unforced and random-k controls and score the outputs."""
     import babelscope
+    from babelscope.errors import ConfigError
     from babelscope.intervene import Forcing, run_intervention
     from babelscope.intervene.samples import samples_from_table, select_samples
     from babelscope.models import load_model
@@ -70,6 +71,9 @@ def intervene_cmd(
     neuron_sets = tuple(load_neuron_set(p) for p in sets)
     forcing = Forcing(sets=neuron_sets, value=value, factor=factor, positions=positions, steps=_steps(steps),
                       allow_encoder_stream=allow_encoder_stream, op=op)
+    if not expertise:  # before the model loads; the Python API's own message names its argument
+        raise ConfigError("intervene: the random-k baseline draws its units from the expertise table(s) the sets "
+                          "were selected from: pass them with --expertise FILE (once per table)")
     tables = [read_expertise(p).table for p in expertise]
     adapter = load_model(model or st.manifest["model"]["name"])
     samples = select_samples(samples_from_table(st.samples), tasks=tasks, ask=ask, exclude_tgt=steer_to,
@@ -87,9 +91,9 @@ def print_summary(summary: dict) -> None:
     from babelscope.evaluate.metrics import METRICS
 
     t = Table(title=f"{summary['forcing']}  ({summary['n_samples']} samples)")
-    t.add_column("condition")
+    t.add_column("condition", overflow="fold")
     for m in METRICS.values():  # the registered metrics drive the columns
-        t.add_column(m.label)
+        t.add_column(m.label, overflow="fold")
         if m.ci:
             t.add_column("95% CI")
     for cond, s in summary["conditions"].items():

@@ -28,7 +28,7 @@ def _slug(text: str) -> str:
 def _frame_table(df, title: str, floats: str = "{:.4f}") -> Table:
     t = Table(title=title)
     for c in [df.index.name or ""] + [str(c) for c in df.columns]:
-        t.add_column(c)
+        t.add_column(c, overflow="fold")  # a narrow terminal wraps the labels that tell rows apart, never cuts them
     for idx, *row in df.itertuples(index=True, name=None):
         t.add_row(str(idx), *[floats.format(v) if isinstance(v, float) else str(v) for v in row])
     return t
@@ -56,7 +56,8 @@ def rank_cmd(
     min_negatives: int = typer.Option(MIN_NEGATIVES, help="The same for negatives."),
     strict: bool = typer.Option(False, help="Refuse a ranking in which a label is below the minimums."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output Parquet file (default: "
-                                       "expertise/<analysis>-<modality>-<task>-<view>.parquet)."),
+                                       "expertise/<analysis>[-<family>]-<modality>[-<task>]-<view>.parquet, the "
+                                       "name babelscope run gives it)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
     backend: str = typer.Option("local", help="local, or ray: blocks of units as Ray tasks (same table; "
                                 "needs Ray: the ray extra)."),
@@ -72,7 +73,10 @@ def rank_cmd(
     st = babelscope.open_activations(store)
     an = build_analysis(st.samples, analysis, modality=modality, family=family, task=task,
                         paired=not unpaired)
-    out = out or Path("expertise") / f"{an.key}-{_slug(view)}.parquet"
+    if out is None:  # the name `babelscope run` gives the same ranking
+        from babelscope.pipeline.rank_stage import expertise_file_name
+
+        out = Path("expertise") / expertise_file_name(analysis, an.modality, view, family, task)
     out.parent.mkdir(parents=True, exist_ok=True)
     exp = rank_store(st, an, view=view, patterns=_csv(sites) or None, components=_csv(components) or None,
                      block_units=block_units, out=out, progress=progress,

@@ -65,6 +65,17 @@ def _print_estimate(cfg, calibration_samples: int) -> None:
     console.print(f"[bold]time estimate[/] record + rank ≈ {fmt(est['total_seconds'])} in one process on this "
                   "machine (the Ray backend divides recording by about its number of workers; analysis, "
                   "interventions and the report are not included)", highlight=False)
+    from babelscope.pipeline.estimate import step_reach_problem
+
+    reach = ", ".join(f"step {s}: {n} of {m}" for s, (n, m) in est["steps_reached"].items())
+    console.print(f"  steps: calibration samples with a response at {reach}", highlight=False)
+    problem = step_reach_problem(est)
+    if problem and est["representative"]:
+        from babelscope.errors import ConfigError
+
+        raise ConfigError(problem)
+    if problem:  # stand-in inputs (the corpus is not here): their lengths need not be the run's
+        err.print(f"[bold yellow]warning:[/] {problem} (measured on stand-in inputs)", highlight=False)
 
 
 def run_cmd(

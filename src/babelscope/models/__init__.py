@@ -45,18 +45,49 @@ def _family_of(path: Path | None, name: str) -> str:
     else:
         if name.startswith(("/", "./", "../", "~")) or name.count("/") > 1:
             raise ModelLoadError(f"{name}: no such model folder (and not a hub id, which is 'owner/name')")
-        offline = _offline()
-        try:
-            from transformers import AutoConfig
-
-            # HF_HUB_OFFLINE is read by huggingface_hub at import time; honour it when set later too
-            cfg = AutoConfig.from_pretrained(name, local_files_only=offline).to_dict()
-        except Exception as exc:  # OSError offline, ValueError for unknown types
-            raise ModelLoadError(f"cannot load model {name!r}: not a built-in ({', '.join(BUILTINS)}), "
-                                 f"not a local directory, and its config is not available from the hub "
-                                 f"or the local cache{' (offline: HF_HUB_OFFLINE is set)' if offline else ''} "
-                                 f"({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
+        cfg = _hub_config(name)
     return family_of_model_type(cfg.get("model_type", ""), name)
+
+
+def _hub_config(name: str) -> dict:
+    """The config of a hub id: from the local cache, else from the hub — at once an error when offline
+    (``HF_HUB_OFFLINE``) or when the hub cannot be reached, instead of the hub client's retries; the
+    error suggests the built-in and zoo names closest to ``name``."""
+    import difflib
+
+    from transformers import AutoConfig
+
+    close = difflib.get_close_matches(name, [*BUILTINS, *ZOO], n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    why = f"cannot load model {name!r}: not a built-in ({', '.join(BUILTINS)}), not a zoo model ({', '.join(ZOO)}), " \
+          "not a local directory"
+    try:
+        return AutoConfig.from_pretrained(name, local_files_only=True).to_dict()
+    except Exception as exc:  # OSError when not cached, ValueError for unknown model types
+        cached = exc
+    offline = _offline()
+    if offline or not _hub_reachable():
+        raise ModelLoadError(f"{why}, and not in the local Hugging Face cache; the hub was not asked "
+                             f"({'HF_HUB_OFFLINE is set' if offline else 'no network connection to it'}){hint}") from None
+    try:
+        return AutoConfig.from_pretrained(name).to_dict()
+    except Exception as exc:  # noqa: BLE001 -- any hub failure becomes one message naming the model
+        first = str(exc).splitlines()[0] if str(exc) else str(cached)
+        raise ModelLoadError(f"{why}, and its config is not available from the hub "
+                             f"({exc.__class__.__name__}: {first}){hint}") from None
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Can a TCP connection to the hub (``HF_ENDPOINT``, default huggingface.co) be opened?"""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def _offline() -> bool:

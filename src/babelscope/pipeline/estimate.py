@@ -34,6 +34,7 @@ import numpy as np
 
 from babelscope.config import RunConfig
 from babelscope.errors import BabelscopeError, ConfigError
+from babelscope.vocab.views import View
 
 
 def _run_samples(cfg: RunConfig) -> list | None:
@@ -111,8 +112,10 @@ def best_time(fn, repeat: int) -> float:
     return best
 
 
-def _calibrate_record(cfg: RunConfig, adapter, samples: list, tmp: Path) -> dict[str, dict[str, float]]:
-    """Per modality: ``a`` (seconds per generate call) and ``c`` (seconds per sample)."""
+def _calibrate_record(cfg: RunConfig, adapter, samples: list, tmp: Path,
+                      reached: dict[int, list[int]] | None = None) -> dict[str, dict[str, float]]:
+    """Per modality: ``a`` (seconds per generate call) and ``c`` (seconds per sample). ``reached`` (when
+    given) gets, per recorded step, ``[samples with a response there, samples]``."""
     from babelscope.record import RecordSettings, record_chunk
     from babelscope.record.plan import prepare_store
     from babelscope.threads import torch_threads
@@ -128,7 +131,16 @@ def _calibrate_record(cfg: RunConfig, adapter, samples: list, tmp: Path) -> dict
                 t1 = best_time(lambda: record_chunk(adapter, rows[:1], plan.sites, settings, plan.layout), REPEAT)
                 rest = rows[1:] or rows
                 calls = len(_calls(adapter, rest, len(rest)))
-                t2 = best_time(lambda: record_chunk(adapter, rest, plan.sites, settings, plan.layout), REPEAT)
+                last: dict = {}
+                t2 = best_time(lambda: last.__setitem__("r", record_chunk(adapter, rest, plan.sites, settings,
+                                                                          plan.layout)), REPEAT)
+                if reached is not None:
+                    for step in settings.steps:
+                        ok = last["r"].valid.get(View.step_view(step))
+                        if ok is not None:
+                            have = reached.setdefault(step, [0, 0])
+                            have[0] += int(ok.any(axis=1).sum())
+                            have[1] += ok.shape[0]
                 if len(rest) > calls:  # t1 = a + c, t2 = calls * a + rows * c
                     c = max(0.0, (t2 - calls * t1) / (len(rest) - calls))
                     a = max(0.0, t1 - c)
@@ -196,7 +208,8 @@ def estimate_time(cfg: RunConfig, calibration_samples: int = 8) -> dict[str, Any
             samples, how = _calibration_samples(cfg, calibration_samples, Path(tmp))
         except BabelscopeError as exc:
             return {"skipped": f"no calibration input ({exc})"}
-        fit = _calibrate_record(cfg, adapter, samples, Path(tmp))
+        reached: dict[int, list[int]] = {}
+        fit = _calibrate_record(cfg, adapter, samples, Path(tmp), reached)
     rec: dict[str, Any] = {"samples": len(samples), "inputs": how, "fit": fit, "seconds": None,
                            "seconds_per_sample": None, "calls": None}
     if run is not None:
@@ -217,7 +230,24 @@ def estimate_time(cfg: RunConfig, calibration_samples: int = 8) -> dict[str, Any
         "seconds": None}
     total = None if rec["seconds"] is None or rank["seconds"] is None else rec["seconds"] + rank["seconds"]
     return {"model": m.name, "device": m.device, "n_samples": len(run) if run is not None else -1,
-            "record": rec, "rank": rank, "total_seconds": total, "backend": cfg.record.backend}
+            "record": rec, "rank": rank, "total_seconds": total, "backend": cfg.record.backend,
+            "steps_reached": {s: tuple(v) for s, v in sorted(reached.items())}, "representative": "stand-in" not in how}
+
+
+#: a step fewer than this share of the calibration samples reach is refused by ``run --dry-run --calibrate``
+MIN_STEP_REACH = 0.5
+
+
+def step_reach_problem(est: dict[str, Any]) -> str | None:
+    """Why the config's steps are past what most outputs reach (from the calibration), or None."""
+    short = {s: (n, m) for s, (n, m) in (est.get("steps_reached") or {}).items() if m and n / m < MIN_STEP_REACH}
+    if not short:
+        return None
+    ok = [s for s, (n, m) in est["steps_reached"].items() if m and n / m >= MIN_STEP_REACH]
+    listing = ", ".join(f"step {s}: {n} of {m}" for s, (n, m) in short.items())
+    return (f"record.steps: fewer than {MIN_STEP_REACH:.0%} of the calibration samples reach {listing} (their outputs "
+            f"end earlier): the rankings at those steps would rest on a few samples, or none. Use steps most outputs "
+            f"reach{f' (here: {ok})' if ok else ''}, or a corpus with longer sentences")
 
 
 def format_seconds(secs: float | None) -> str:

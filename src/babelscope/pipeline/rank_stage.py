@@ -52,8 +52,16 @@ class RankJob:
 
     @property
     def file(self) -> str:
-        fam = f"-{self.family}" if self.family and self.family != "x2en" else ""
-        return f"{self.analysis}{fam}-{self.modality}-{self.view.replace('=', '').replace('/', '-')}.parquet"
+        return expertise_file_name(self.analysis, self.modality, self.view, self.family)
+
+
+def expertise_file_name(analysis: str, modality: str, view: str, family: str | None = None,
+                        task: str | None = None) -> str:
+    """``<analysis>[-<family>]-<modality>[-<task>]-<view>.parquet``, as ``babelscope run`` and ``babelscope
+    rank`` name expertise tables (the family only when it is not x2en, the task only when overridden)."""
+    fam = f"-{family}" if family and family != "x2en" else ""
+    tsk = f"-{task}" if task else ""
+    return f"{analysis}{fam}-{modality}{tsk}-{view.replace('=', '').replace('/', '-')}.parquet"
 
 
 def rank_jobs(analyses: Sequence[str], steps: Sequence[int], tasks: Sequence[str],

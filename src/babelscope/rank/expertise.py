@@ -218,7 +218,7 @@ def rank_store(store: ActivationSource, analysis: Analysis, *, view: str,
         if tmp is not None:
             writer = pq.ParquetWriter(str(tmp), schema)
         with progress_bar(progress) as prog:
-            task = prog.add_task(analysis.key, total=sum(p.n_units for p in plans))
+            task = prog.add_task(f"{analysis.key} {view}", total=sum(p.n_units for p in plans))
             for plan, start, res in blocks:
                 tab = _block_frame(plan, start, res, written)
                 if writer is not None:

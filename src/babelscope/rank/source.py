@@ -14,7 +14,7 @@ import pandas as pd
 
 from babelscope.errors import ConfigError, StoreError
 from babelscope.vocab.sites import Site, select_sites
-from babelscope.vocab.views import ENCODER_VIEW
+from babelscope.vocab.views import ENCODER_VIEW, View
 
 
 
@@ -134,6 +134,8 @@ def plan_sites(store: ActivationSource, rows: np.ndarray, view: str, *,
         plans.append(SitePlan(s, v, int(store.n_units(s)), info.component, info.group, info.layer,
                               rows[keep], keep))
     if not any(p.view == view for p in plans):  # fallbacks alone mean the view does not exist
+        have = sorted({v for s in store.sites for v in store.views(s)}, key=lambda v: View(v).sort_key())
         raise ConfigError(f"no site has view {view!r} with responses for this analysis "
-                          f"(selected {len(names)} site(s); skipped: {sorted(skipped)[:3]})")
+                          f"(selected {len(names)} site(s); skipped: {sorted(skipped)[:3]}); the store's views: "
+                          f"{', '.join(have)}")
     return plans, skipped

@@ -79,6 +79,15 @@ def is_numeric_step(step: Any) -> bool:
     return step_key(step)[0] == 1
 
 
+def layer_name(layer: Any) -> str:
+    """A layer as figures and tables show it: its number, or "no layer" for the -1 bucket (modules outside the
+    layer stacks: embeddings, final norms, the speech adaptor's projections)."""
+    try:
+        return "no layer" if int(layer) < 0 else str(int(layer))
+    except (TypeError, ValueError):
+        return str(layer)
+
+
 def step_label(step: Any) -> str:
     s = str(step)
     return "encoder" if s == "encoder" else (f"step {s}" if is_numeric_step(s) else s)

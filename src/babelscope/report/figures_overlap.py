@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from babelscope.report.data import lang_name, sorted_steps, step_key, step_label
+from babelscope.report.data import lang_name, layer_name, sorted_steps, step_key, step_label
 from babelscope.report.figures import component_name, components, order_labels, short_analysis
 from babelscope.report.plotting import figure_fn, heatmap, literal, new_figure, no_data, panel_grid, save, suptitle
 
@@ -110,7 +110,7 @@ def spearman_layers(df: pd.DataFrame, out: str | Path) -> Path:
         grid = np.full((len(layers), len(labels)), np.nan)
         for (layer, lab), v in sub.groupby(["layer", "label"])["rho"].mean().items():
             grid[layers.index(layer), labels.index(lab)] = v
-        im = heatmap(ax, grid, [str(l) for l in layers], [lang_name(x) for x in labels], cmap="RdBu_r",
+        im = heatmap(ax, grid, [layer_name(l) for l in layers], [lang_name(x) for x in labels], cmap="RdBu_r",
                      vmin=-1, vmax=1, annotate=grid.size <= 160, rotate=True)
         ax.set_title(literal(f"{short_analysis(a)} · {component_name(c)}\n{step_label(s)}"))
         ax.set_ylabel("layer")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
 
-from babelscope.report.data import FAMILY_NAMES, lang_name, modality_groups, sorted_steps, step_label
+from babelscope.report.data import FAMILY_NAMES, lang_name, layer_name, modality_groups, sorted_steps, step_label
 from babelscope.report.figures import component_name, components, order_labels, short_analysis
 from babelscope.report.plotting import figure_fn, heatmap, literal, new_figure, no_data, panel_grid, save, suptitle
 
@@ -79,7 +79,7 @@ def top_units_by_layer(df: pd.DataFrame, out: str | Path) -> Path:
         ax.set_ylim(bottom=0)
         ticks = layers if len(layers) <= 13 else layers[:: math.ceil(len(layers) / 12)]
         ax.set_xticks(ticks)
-        ax.set_xticklabels(["none" if l < 0 else str(l) for l in ticks])
+        ax.set_xticklabels([layer_name(l) for l in ticks])
         ax.legend(frameon=False, loc="upper left")
     suptitle(fig, "Where the top-k units sit: share per layer (all labels pooled)")
     return save(fig, out)
