@@ -157,3 +157,30 @@ def test_concentration_boot_pairs_within_task_family():
     t = ab.concentration_boot(_conc_store(samples, asr_scale=0.0, speech_scale=0.5), [2], n_boot=100, seed=0,
                               alpha=0.05).set_index("contrast")
     assert t.loc["speech - text", "lo"] > 0
+
+
+def test_overlap_boot_leaves_out_samples_without_a_response_at_a_step(tmp_path):
+    """docs/run.md's study crashed here ("NaN among the responses to resample") when some outputs ended
+    before step 5. Samples without a response must count as absent: the result equals the bootstrap on the
+    store with those samples deleted (same sentence groups, so the same draws)."""
+    samples = make_samples(30)
+    full = _overlap_store(samples, shift_late_text=True, strength=2.5)
+    rng = np.random.default_rng(7)
+    gone = rng.random(len(samples)) < 0.15
+    gone &= samples["group"].to_numpy() != samples["group"].iloc[0]  # every group keeps some sample
+    arrays = {k: v.copy() for k, v in full._arrays.items()}
+    arrays[(DEC, "step=5/mean")][gone] = np.nan
+    valid = {(DEC, "step=2/mean"): np.ones(len(samples), bool), (DEC, "step=5/mean"): ~gone}
+    info = {DEC: dict(component="text_decoder", group="ffn", layer=0, kind="linear")}
+    holey = ArrayStore(samples, arrays, info, valid=valid, model="fake-model")
+    # the same store without the samples that lack step 5 at step 5 ... and at step 2 (a sample is in or out)
+    keep = ~gone
+    cut = ArrayStore(samples[keep].reset_index(drop=True), {k: v[keep] for k, v in full._arrays.items()}, info,
+                     model="fake-model")
+    assert set(samples["group"][keep]) == set(samples["group"])
+    a = ab.overlap_boot(_jobs(holey, tmp_path / "a"), holey, k=2, mode="top", component="text_decoder", n_boot=60,
+                        seed=0, alpha=0.05)
+    b = ab.overlap_boot(_jobs(cut, tmp_path / "b"), cut, k=2, mode="top", component="text_decoder", n_boot=60,
+                        seed=0, alpha=0.05)
+    assert a.iloc[0].value_b == pytest.approx(b.iloc[0].value_b)
+    assert a.iloc[0].n_speech == b.iloc[0].n_speech and a.iloc[0].n_text == b.iloc[0].n_text

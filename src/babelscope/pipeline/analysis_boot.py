@@ -116,8 +116,10 @@ def overlap_boot(jobs: dict[RankJob, Expertise], store, *, k: int, mode: str, co
                 pool_units = _pool(exp, label, component, k, mode, pool)
                 x, ok = _responses(store, pool_units, View.step_view(s), an.rows, cache)
                 y = np.asarray(an.label_names)[an.labels] == label
-                ww = np.vstack([np.ones(len(an.rows)), w]) * ok
-                ap = SortedResponses(x).ap(y, ww)
+                ww = np.vstack([np.ones(len(an.rows)), w])
+                # the samples with no response at this step (their output ended earlier) are left out,
+                # in the full data and in every replicate alike
+                ap = SortedResponses(x[ok]).ap(y[ok], ww[:, ok])
                 ids = (pool_units["site"].astype(str) + "#" + pool_units["unit"].astype(str)).to_numpy()
                 picks[mod] = ids[ranked_pick(ap, k, mode)]
                 n_used[(mod, s)] = int(ok.sum())
