@@ -1,4 +1,5 @@
-"""Docs that cannot rot: every ```python block of README.md and docs/*.md runs here.
+"""Docs that cannot rot: every ```python block of README.md and docs/*.md runs here, and every ```bash
+block that needs nothing but babelscope's built-ins (slow-marked: it runs the CLI in subprocesses).
 
 The blocks of one page run in order, in one namespace, in a fresh folder holding what the page names
 (a corpus, a recorded store, a run folder: :data:`NEEDS`). A block that needs what the suite cannot
@@ -17,7 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
-BLOCK = re.compile(r"^(?:<!-- docs-test: (?P<mark>[^\n]*?) -->\n)?```python\n(?P<code>.*?)^```", re.S | re.M)
+BLOCK = {lang: re.compile(r"^(?:<!-- docs-test: (?P<mark>[^\n]*?) -->\n)?```" + lang + r"\n(?P<code>.*?)^```", re.S | re.M)
+         for lang in ("python", "bash")}
 
 #: what each page's blocks read, by the names the page uses
 NEEDS = {
@@ -29,11 +31,11 @@ NEEDS = {
 }
 
 
-def blocks(page: str) -> list[tuple[int, str, str | None]]:
-    """``(line, code, skip reason or None)`` of every python block of ``page``."""
+def blocks(page: str, lang: str = "python") -> list[tuple[int, str, str | None]]:
+    """``(line, code, skip reason or None)`` of every ``lang`` block of ``page``."""
     text = (ROOT / page).read_text(encoding="utf-8")
     out = []
-    for m in BLOCK.finditer(text):
+    for m in BLOCK[lang].finditer(text):
         mark = m.group("mark")
         if mark is not None and not mark.startswith("skip: "):
             raise AssertionError(f"{page}: unknown docs-test mark {mark!r} (expected 'skip: REASON')")
@@ -71,6 +73,8 @@ def test_every_page_with_code_is_collected():
     counted = {p: len(blocks(p)) for p in PAGES}
     assert counted["docs/python.md"] >= 4 and counted["README.md"] >= 1
     assert sum(counted.values()) >= 15, counted
+    shell = {p: len(blocks(p, "bash")) for p in PAGES}
+    assert shell["docs/corpus.md"] >= 4 and sum(shell.values()) >= 12, shell
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if blocks(p)])
@@ -105,3 +109,45 @@ def test_the_run_guide_config_passes_the_dry_run_checks():
     meta = meta_adapter(cfg.model.name)
     assert config_problems(cfg, select_sites(meta.sites(), list(cfg.record.sites)), meta) == []
     assert cfg.record.steps == [2, 5, 7] and cfg.corpus.max_groups == 40
+
+
+#: what each page's shell blocks read (paths relative to the page's working folder)
+BASH_NEEDS = {
+    "README.md": ("demo-out/corpus",),
+    "docs/corpus.md": ("src/babelscope/corpus/data/seed_sentences.jsonl", "text-only-corpus"),
+}
+
+
+@pytest.fixture(scope="session")
+def text_only_corpus(tmp_path_factory, corpus_dir):
+    """The fixture corpus's text records alone (the input of `corpus synth` on a corpus folder)."""
+    out = tmp_path_factory.mktemp("text-only")
+    lines = (corpus_dir / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    (out / "manifest.jsonl").write_text("\n".join(l for l in lines if '"modality": "text"' in l) + "\n",
+                                        encoding="utf-8")
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", [p for p in PAGES if blocks(p, "bash")])
+def test_bash_blocks_run(page, workspace, text_only_corpus, tmp_path):
+    import subprocess
+    import sys
+
+    sources = {"text-only-corpus": text_only_corpus, "src/babelscope/corpus/data/seed_sentences.jsonl":
+               ROOT / "src/babelscope/corpus/data/seed_sentences.jsonl"}
+    for need in BASH_NEEDS.get(page, ()):
+        src, dst = sources.get(need, workspace / need), tmp_path / need
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copyfile)(src, dst)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "COLUMNS": "120"}
+    ran = 0
+    for line, code, skip in blocks(page, "bash"):
+        if skip is not None:
+            continue
+        res = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=900)
+        assert res.returncode == 0, f"{page}:{line} exited {res.returncode}:\n{res.stdout[-2000:]}\n{res.stderr[-3000:]}"
+        ran += 1
+    assert ran or all(skip for _, _, skip in blocks(page, "bash"))
