@@ -106,3 +106,5 @@ def test_reprs_are_short(seamless, corpus_dir, text_samples):
     for obj in (mem, exp):
         assert len(repr(obj)) < 300, repr(obj)
     assert "samples used=10 of 10" in repr(exp)
+    with bs.forcing(seamless, ns) as plan:
+        assert repr(plan) == "ForcingPlan(100 units at 1 site(s): deu/top100 -> on_p50, all positions, all steps)"

@@ -149,6 +149,9 @@ class ForcingPlan:
     def n_units(self) -> int:
         return sum(len(f.units) for f in self.sites.values())
 
+    def __repr__(self) -> str:
+        return f"ForcingPlan({self.n_units} units at {len(self.sites)} site(s): {self.description or '-'})"
+
     def positions_forced(self, positions: torch.Tensor) -> torch.Tensor:
         """Which decoder positions ``p`` (step ``p + 1``) are inside the step range: bool [pos]."""
         if self.steps is None:
