@@ -184,3 +184,74 @@ def test_overlap_boot_leaves_out_samples_without_a_response_at_a_step(tmp_path):
                         seed=0, alpha=0.05)
     assert a.iloc[0].value_b == pytest.approx(b.iloc[0].value_b)
     assert a.iloc[0].n_speech == b.iloc[0].n_speech and a.iloc[0].n_text == b.iloc[0].n_text
+
+
+def test_a_label_skipped_at_a_later_step_is_left_out_of_the_cross_step_tables(tmp_path):
+    """Found by review: at step 5 only 2 Mandarin outputs are long enough, so Mandarin is ranked at step 2
+    and skipped at step 5 (thin evidence); the across-step table and the overlap bootstrap used to look
+    it up at step 5 and fail. They now compare the labels ranked at every step."""
+    import warnings
+
+    from babelscope.pipeline.analysis_stage import across_steps
+
+    rng = np.random.default_rng(0)
+    langs = ["cmn", "deu", "fra", "jpn"]
+    samples = pd.DataFrame([dict(sample_id=f"{t}-{g}-{l}", corpus_id=f"{g}-{l}-{m}", task=t, src_lang=l,
+                                 tgt_lang="eng", modality=m, group=f"g{g}", text="x")
+                            for t, m in (("s2t", "speech"), ("t2t", "text")) for g in range(10) for l in langs])
+    late = ~((samples.src_lang == "cmn") & (samples.group.str[1:].astype(int) >= 2)).to_numpy()
+    arrays, valid = {}, {}
+    for view, ok in (("step=2/mean", np.ones(len(samples), bool)), ("step=5/mean", late)):
+        x = rng.standard_normal((len(samples), 30))
+        x[~ok] = np.nan
+        arrays[(DEC, view)], valid[(DEC, view)] = x, ok
+    store = ArrayStore(samples, arrays, {DEC: dict(component="text_decoder", group="ffn", layer=0)}, valid=valid)
+    jobs = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the EvidenceWarning for Mandarin at step 5
+        for mod in ("speech", "text"):
+            an = build_analysis(samples, "source_language", modality=mod)
+            for view in ("step=2/mean", "step=5/mean"):
+                job = RankJob("source_language", mod, view, ("text_decoder",))
+                jobs[job] = rank_store(store, an, view=view, components=["text_decoder"], progress=False,
+                                       min_positives=5, min_negatives=5)
+    assert [e.skipped_labels.keys() for j, e in jobs.items() if j.view == "step=5/mean"] == [{"cmn": 0}.keys()] * 2
+    t = across_steps(jobs, k=4, mode="both", component="text_decoder")
+    assert set(t["label"]) == {"deu", "fra", "jpn"}
+    boot = ab.overlap_boot(jobs, store, k=4, mode="both", component="text_decoder", n_boot=20, seed=0, alpha=0.05)
+    assert boot.iloc[0].n_labels == 3
+
+
+def test_encoder_depth_boot_ignores_a_label_skipped_for_thin_evidence():
+    """Found by review: the depth bootstrap took each unit's best AP over every label of the analysis,
+    so a skipped label (2 Mandarin samples whose signal grows with depth) made a rising slope that the
+    table itself (ranked labels only) does not have. It now uses the ranked labels, as the table does."""
+    import warnings
+
+    from babelscope.pipeline.analysis_stage import encoder_depth
+
+    rng = np.random.default_rng(0)
+    rows = [dict(sample_id=f"{g}-{l}", corpus_id=f"{g}-{l}", task="s2t", src_lang=l, tgt_lang="eng",
+                 modality="speech", group=f"g{g}", text="x")
+            for g in range(20) for l in ("deu", "fra", "spa", "jpn")]
+    rows += [dict(sample_id=f"{g}-cmn", corpus_id=f"{g}-cmn", task="s2t", src_lang="cmn", tgt_lang="eng",
+                  modality="speech", group=f"g{g}", text="x") for g in range(2)]
+    samples = pd.DataFrame(rows)
+    cmn = (samples["src_lang"] == "cmn").to_numpy()
+    arrays, info = {}, {}
+    for layer in range(3):
+        site = f"speech_encoder.layers.{layer}.ffn.fc1"
+        arrays[(site, "encoder")] = rng.standard_normal((len(samples), 8)) + cmn[:, None] * 2.0 * layer
+        info[site] = dict(component="speech_encoder", group="ffn", layer=layer)
+    store = ArrayStore(samples, arrays, info)
+    an = build_analysis(samples, "source_language", modality="speech")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exp = rank_store(store, an, view="encoder", components=["speech_encoder"], progress=False,
+                         min_positives=5, min_negatives=5)
+    assert list(exp.skipped_labels) == ["cmn"]
+    jobs = {RankJob("source_language", "speech", "encoder", ("speech_encoder",)): exp}
+    table = encoder_depth(jobs)
+    assert table["chance_ap"].iloc[0] == pytest.approx(20 / 82)  # the ranked labels: 20 of the 82 samples
+    r = ab.encoder_depth_boot(jobs, store, n_boot=50, seed=0, alpha=0.05, units_per_layer=8).iloc[0]
+    assert r.slope < 0.05 and r.slope_lo < 0   # not the 0.30 the skipped label produced

@@ -26,6 +26,7 @@ from babelscope.analysis.resample import SortedResponses, gini_rows, group_weigh
 from babelscope.analysis.stats import quantile_interval, slope
 from babelscope.corpus.tasks import varying_language
 from babelscope.errors import ConfigError
+from babelscope.vocab.components import MODALITIES
 from babelscope.vocab.languages import LATIN_SCRIPT, NON_LATIN_FOCUS
 from babelscope.vocab.sites import is_kv_site
 from babelscope.pipeline.rank_stage import RankJob
@@ -100,7 +101,9 @@ def overlap_boot(jobs: dict[RankJob, Expertise], store, *, k: int, mode: str, co
     samples = store.samples
     speech_an = build_analysis(samples, "source_language", modality="speech")
     text_an = build_analysis(samples, "source_language", modality="text")
-    labels = [l for l in have[("speech", steps[0])].labels if l in set(have[("text", steps[0])].labels)]
+    # the labels ranked in both modalities at every step (one skipped for thin evidence has no set somewhere)
+    labels = [l for l in have[("speech", steps[0])].labels
+              if all(l in have[(m, s)].labels for m in MODALITIES for s in steps)]
     rows_all = np.concatenate([speech_an.rows, text_an.rows])
     groups = samples["group"].astype(str).to_numpy()
     weights = np.concatenate(list(group_weights(groups[rows_all], n_boot, seed)))   # [B, n_speech + n_text]
@@ -164,10 +167,12 @@ def encoder_depth_boot(jobs: dict[RankJob, Expertise], store, *, n_boot: int, se
             groups = store.samples["group"].astype(str).to_numpy()[an.rows][ok]
             w = np.vstack([np.ones(len(lab))] + list(group_weights(groups, n_boot, seed)))
             sr = SortedResponses(x)
-            best = np.max([sr.ap(lab == c, w) for c in range(len(an.label_names))], axis=0)   # [B+1, m]
+            # the ranked labels only: one skipped for thin evidence is not in the table the profile comes from
+            codes = [an.label_names.index(l) for l in exp.labels]
+            best = np.max([sr.ap(lab == c, w) for c in codes], axis=0)   # [B+1, m]
             # chance under each replicate's own weights: duplicated samples inflate the best AP of every
             # unit, selective or not, and the same inflation then leaves the excess
-            chance = np.mean([np.max([sr.ap(perm == c, w) for c in range(len(an.label_names))], axis=0)
+            chance = np.mean([np.max([sr.ap(perm == c, w) for c in codes], axis=0)
                               for perm in (rng.permutation(lab) for _ in range(n_perm))], axis=0)  # [B+1, m]
             lay = units["layer"].to_numpy()
             excess = np.stack([(best[:, lay == l] - chance[:, lay == l]).mean(axis=1) for l in layers], axis=1)

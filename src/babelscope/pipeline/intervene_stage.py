@@ -49,6 +49,10 @@ def run_one(adapter, store, jobs: dict[RankJob, Expertise], run: InterventionCfg
     if exp is None:
         raise ConfigError(f"intervention {run.name!r}: no expertise table for {job.analysis} / {job.modality} at "
                           f"{job.view}; add the analysis to [rank] analyses and the task to [record] tasks")
+    if run.label in exp.skipped_labels:
+        raise ConfigError(f"intervention {run.name!r}: label {run.label!r} was not ranked in {job.file} for thin "
+                          f"evidence ({exp.skipped_labels[run.label]}): there is no set to force; select at another "
+                          "step (select_step) or record more samples")
     if run.label not in exp.labels:
         raise ConfigError(f"intervention {run.name!r}: label {run.label!r} is not in {job.file} ({exp.labels})")
     n = len(candidates(exp.table, run.component, run.label))
