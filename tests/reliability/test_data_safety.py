@@ -206,8 +206,8 @@ def test_wheel_member_escaping_the_folder_is_refused_before_writing(tmp_path):
     (["rank", "{tmp}/store", "-a", "source_language", "--modality", "text", "-v", "step=1/mean", "--no-progress",
       "-o", "{tmp}/e.parquet"], "babelscope.rank.rank_store"),
     (["report", "{tmp}"], "babelscope.report.build_report"),
-    (["intervene", "--store", "{tmp}/store", "--set", "{tmp}/set.json", "--tasks", "t2t", "-o", "{tmp}/iv",
-      "--no-progress"], "babelscope.intervene.run_intervention"),
+    (["intervene", "--store", "{tmp}/store", "--set", "{tmp}/set.json", "--expertise", "{tmp}/exp.parquet",
+      "--tasks", "t2t", "-o", "{tmp}/iv", "--no-progress"], "babelscope.intervene.run_intervention"),
     (["run", "{tmp}/c.toml", "-o", "{tmp}/run", "--no-progress"], "babelscope.pipeline.run_pipeline"),
 ])
 def test_interrupt_exits_130(command, target, tmp_path, corpus_dir, monkeypatch, capsys):
@@ -233,7 +233,7 @@ def _fake_set(path: Path, store: Path) -> None:
 
     st = open_activations(store)
     exp = rank_store(st, build_analysis(st.samples, "source_language", modality="text"), view="step=1/mean",
-                     progress=False)
+                     progress=False, out=path.with_name("exp.parquet"))  # the table the set comes from
     save_neuron_set(select_units(exp, "deu", k=3, mode="top", component="text_decoder"), path)
 
 
