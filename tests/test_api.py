@@ -49,6 +49,10 @@ def test_in_memory_record_equals_the_store_on_disk(seamless, text_samples, tmp_p
     a = bs.rank(mem, "target_language", view="step=2/mean", modality="text")
     b = bs.rank(disk, "target_language", view="step=2/mean", modality="text")
     pd.testing.assert_frame_equal(a.table, b.table)
+    # a table streamed to a file is read back where a stage needs it (select, intervene's baseline)
+    c = bs.rank(mem, "target_language", view="step=2/mean", modality="text", out=tmp_path / "e" / "x.parquet")
+    assert c.table is None and a.loaded() is a
+    pd.testing.assert_frame_equal(c.loaded().table, a.table)
 
 
 def test_forcing_block_equals_per_batch_hooks_and_leaves_nothing(seamless, text_samples):

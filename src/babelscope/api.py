@@ -150,10 +150,11 @@ def intervene(adapter: "ModelAdapter", samples: Sequence["TaskSample"], sets: "N
     sets were selected from), score every output and compare the conditions with paired CIs
     (:func:`babelscope.intervene.run_intervention`)."""
     from babelscope.intervene import Forcing, run_intervention
+    from babelscope.rank.expertise import Expertise
     from babelscope.rank.select import NeuronSet
 
     sets = (sets,) if isinstance(sets, NeuronSet) else tuple(sets)
-    tables = [e.table for e in ((expertise,) if hasattr(expertise, "table") else expertise)]
+    tables = [e.loaded().table for e in ((expertise,) if isinstance(expertise, Expertise) else expertise)]
     spec = Forcing(sets=sets, value=value, factor=factor, positions=positions, steps=steps, op=op)
     return run_intervention(adapter, samples, spec, baseline_tables=tables, steer_to=steer_to, out=out,
                             batch_size=batch_size, max_new_tokens=max_new_tokens, n_boot=n_boot,

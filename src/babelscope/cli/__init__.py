@@ -22,15 +22,15 @@ for _mod in ("babelscope.cli.record_cmds", "babelscope.cli.run_cmds", "babelscop
     importlib.import_module(_mod).register(app)
 
 
+_python_show_warning = warnings.showwarning
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """babelscope's own warnings as one ``warning:`` line; others as Python prints them."""
     if issubclass(category, BabelscopeWarning):
         err_console.print(f"[bold yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
     else:
         _python_show_warning(message, category, filename, lineno, file, line)
-
-
-_python_show_warning = warnings.showwarning
 
 
 def main(argv: list[str] | None = None) -> None:

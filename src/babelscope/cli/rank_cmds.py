@@ -77,7 +77,6 @@ def rank_cmd(
         from babelscope.pipeline.rank_stage import expertise_file_name
 
         out = Path("expertise") / expertise_file_name(analysis, an.modality, view, family, task)
-    out.parent.mkdir(parents=True, exist_ok=True)
     exp = rank_store(st, an, view=view, patterns=_csv(sites) or None, components=_csv(components) or None,
                      block_units=block_units, out=out, progress=progress,
                      encoder_fallback=encoder_fallback, threads=threads,

@@ -23,7 +23,7 @@ from typing import Sequence
 
 from babelscope.executor import Executor
 from babelscope.rank import build_analysis, rank_store, read_expertise
-from babelscope.rank.evidence import MIN_NEGATIVES, MIN_POSITIVES
+from babelscope.defaults import MIN_NEGATIVES, MIN_POSITIVES
 from babelscope.rank.expertise import Expertise
 from babelscope.vocab.components import MODALITIES
 from babelscope.vocab.views import ENCODER_VIEW, View

@@ -18,7 +18,6 @@ from typing import Sequence
 
 import numpy as np
 
-from babelscope.defaults import MIN_NEGATIVES, MIN_POSITIVES  # noqa: F401  (the defaults of rank_store and the CLI)
 from babelscope.errors import BabelscopeWarning, LabelError
 from babelscope.rank.labels import Analysis
 from babelscope.rank.source import SitePlan
@@ -42,13 +41,14 @@ def label_counts(analysis: Analysis, plans: Sequence[SitePlan], view: str) -> di
     return out
 
 
-def thin_labels(analysis: Analysis, plans: Sequence[SitePlan], view: str, *, min_positives: int,
+def thin_labels(analysis: Analysis, counts: dict[str, tuple[int, int]], view: str, *, min_positives: int,
                 min_negatives: int, strict: bool = False) -> dict[str, str]:
-    """``label -> why it is skipped`` for the labels below the minimums (warned, or refused when ``strict``)."""
+    """``label -> why it is skipped`` for the labels whose ``counts`` (:func:`label_counts`) are below the
+    minimums (warned, or refused when ``strict``)."""
     if min_positives < 1 or min_negatives < 1:
         raise LabelError(f"min_positives and min_negatives must be at least 1, got {min_positives} and {min_negatives}")
     why = {}
-    for name, (pos, neg) in label_counts(analysis, plans, view).items():
+    for name, (pos, neg) in counts.items():
         if pos < min_positives or neg < min_negatives:
             why[name] = (f"{pos} positive{'s' if pos != 1 else ''} and {neg} negative{'s' if neg != 1 else ''} at "
                          f"{view} (minimum {min_positives} and {min_negatives})")

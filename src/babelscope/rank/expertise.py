@@ -31,7 +31,8 @@ from babelscope.errors import ConfigError, StoreError
 from babelscope.executor import Executor
 from babelscope.rank.ap import STAT_NAMES, default_threads
 from babelscope.rank.blocks import rank_site_blocks
-from babelscope.rank.evidence import MIN_NEGATIVES, MIN_POSITIVES, label_counts, thin_labels, without_labels
+from babelscope.defaults import MIN_NEGATIVES, MIN_POSITIVES
+from babelscope.rank.evidence import label_counts, thin_labels, without_labels
 from babelscope.rank.labels import Analysis
 from babelscope.rank.progress import progress_bar
 from babelscope.rank.ray_backend import ranked_blocks_ray
@@ -70,6 +71,14 @@ class Expertise:
         """The ranked labels (an analysis label skipped for thin evidence is not one: ``skipped_labels``)."""
         skipped = self.meta.get("skipped_labels") or {}
         return [l for l in self.meta["analysis"]["labels"] if l not in skipped]
+
+    def loaded(self) -> "Expertise":
+        """This expertise with its table in memory (read back from ``path`` when it was streamed there)."""
+        if self.table is not None:
+            return self
+        if self.path is None:
+            raise ConfigError("expertise: no table and no file to read it from")
+        return read_expertise(self.path)
 
     @property
     def skipped_labels(self) -> dict[str, str]:
@@ -188,9 +197,10 @@ def rank_store(store: ActivationSource, analysis: Analysis, *, view: str,
                 "components": list(components) if components else None,
                 "min_positives": min_positives, "min_negatives": min_negatives}
     meta = _metadata(store, analysis, view, plans, skipped, settings)
-    thin = thin_labels(analysis, plans, view, min_positives=min_positives, min_negatives=min_negatives, strict=strict)
+    counts = label_counts(analysis, plans, view)
+    thin = thin_labels(analysis, counts, view, min_positives=min_positives, min_negatives=min_negatives, strict=strict)
     meta["skipped_labels"] = thin
-    meta["label_counts"] = {k: {"positives": p, "negatives": n} for k, (p, n) in label_counts(analysis, plans, view).items()}
+    meta["label_counts"] = {k: {"positives": p, "negatives": n} for k, (p, n) in counts.items()}
     ranked = without_labels(analysis, list(thin))
     written = tuple(n for n in analysis.label_names if n not in thin)
     dropped = {p.site: p.n_dropped for p in plans}

@@ -33,7 +33,7 @@ from babelscope.errors import ConfigError
 from babelscope.vocab.components import SET_COMPONENTS
 from babelscope.vocab.sites import is_kv_site
 from babelscope.rank.ap import STAT_NAMES
-from babelscope.rank.expertise import Expertise, read_expertise
+from babelscope.rank.expertise import Expertise
 
 MODES = ("top", "bottom", "both", "random")
 FORMAT = "babelscope.neuron_set"
@@ -154,10 +154,7 @@ def select_units(exp: Expertise | pd.DataFrame, label: str, *, k: int, mode: str
     ``k`` larger than the number of candidate units raises :class:`ConfigError`.
     """
     if isinstance(exp, Expertise):
-        if exp.table is None:  # streamed to its file by rank_store(out=...): read it back
-            if exp.path is None:
-                raise ConfigError("expertise: no table and no file to read it from")
-            exp = read_expertise(exp.path)
+        exp = exp.loaded()  # a table streamed to its file by rank_store(out=...) is read back
         table, meta = exp.table, exp.meta
     else:
         table, meta = exp, (meta or {})
