@@ -24,14 +24,21 @@ def test_store_reads_with_plain_xarray_and_float16(seamless, corpus_dir, tmp_pat
 
     tree = xr.open_datatree(tmp_path / "f32" / "responses.zarr", engine="zarr", consolidated=False)
     ds = tree["step=3/mean"].to_dataset().assign_coords(tree.ds.coords)
-    da = ds["values"].where(ds.unit_site == site, drop=True)
+    i = ds.site.values.tolist().index(site)
+    da = ds["values"].where(ds.unit_site_index == i, drop=True)
     assert da.dims == ("sample", "unit") and da.shape == a.shape
     assert (da.unit_index.values == np.arange(a.shape[1])).all()
-    assert set(ds.unit_component.values.tolist()) == {"text_decoder"}
+    off, n = int(ds.site_offset[i]), int(ds.site_units[i])
+    np.testing.assert_array_equal(ds["values"].isel(unit=slice(off, off + n)).values, a)
+    assert set(ds.site_component.values.tolist()) == {"text_decoder"}
+    assert ds.site_kind.values.tolist() == [s32.site(x).kind for x in ds.site.values]
+    assert ds.site_group.values.tolist() == [s32.site(x).group for x in ds.site.values]
+    assert (ds.unit_layer.values == 1).all() and (ds.site_layer.values == 1).all()
     # the decoder's cross-attention k/v projections see only the encoder output: pooled per sample
     enc = tree["encoder"].to_dataset()
-    assert set(enc.unit_site.values.tolist()) == {"text_decoder.layers.1.cross_attention.k_proj",
-                                                  "text_decoder.layers.1.cross_attention.v_proj"}
+    assert set(enc.site.values[enc.unit_site_index.values].tolist()) == {
+        "text_decoder.layers.1.cross_attention.k_proj", "text_decoder.layers.1.cross_attention.v_proj"}
+    assert np.bincount(enc.unit_site_index.values).tolist() == [s32.n_units(x) for x in enc.site.values]
     np.testing.assert_array_equal(da.values, a)
     deu = da.where(da.src_lang == "deu", drop=True)
     want = [i for i, s in enumerate(samples) if s.src_lang == "deu"]

@@ -142,7 +142,7 @@ def test_recipe_a_new_family_loads_plans_lists_and_records(registered, toy_folde
     want = set()
     for prefix in ToyTextAdapter.component_prefixes:
         want |= _module_names(model, prefix, (torch.nn.Linear, torch.nn.LayerNorm, torch.nn.Embedding))
-    assert {n for n, s in sites.items() if s.kind != "post_act"} == want
+    assert {n for n, s in sites.items() if s.kind not in ("post_act", "layer")} == want
     assert {s.component for s in sites.values()} == {"text_encoder", "text_decoder"}
     assert sites["model.decoder.layernorm_embedding"].group == "embed"
     assert sites["model.decoder.layers.1.final_layer_norm"].group == "norm"

@@ -156,7 +156,7 @@ def _synth_overwrite_foreign(ctx: Ctx) -> None:
 
 def _record_disk_full(ctx: Ctx) -> None:
     """The disk fills while the last chunk is written: a named OSError, and the store is not complete."""
-    from babelscope.record.store import StoreWriter
+    from babelscope.record.writer import StoreWriter
 
     real, calls = StoreWriter.write_rows, {"n": 0}
 

@@ -244,7 +244,7 @@ def test_record_resumes_after_a_kill_while_the_store_was_set_up(zygote, referenc
     shutil.copy(reference["store"] / "record.json", out / "record.json")
     half = out / ".responses.zarr.tmp-999999999"  # a dead writer's half-made skeleton
     shutil.copytree(reference["store"] / "responses.zarr", half)
-    shutil.rmtree(half / "step=2" / "mean" / "unit_site")
+    shutil.rmtree(half / "step=2" / "mean" / "unit_site_index")
     zygote.run(record_args(crash_corpus, out))
     assert_store_equal(reference["store"], out)
     assert not half.exists()

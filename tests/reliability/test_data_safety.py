@@ -375,7 +375,7 @@ def test_a_store_from_before_fingerprints_still_resumes(seamless, corpus_dir, tm
 
 
 def test_the_lock_is_released_when_the_last_write_fails(seamless, corpus_dir, tmp_path, monkeypatch):
-    from babelscope.record.store import StoreWriter
+    from babelscope.record.writer import StoreWriter
 
     real = StoreWriter.write_rows
     calls = {"n": 0}

@@ -50,7 +50,7 @@ def models() -> None:
 
 def sites(
     model: str = typer.Option(..., "--model", "-m", help="Built-in name, local folder or hub id."),
-    pattern: str = typer.Option("*", "--sites", "-s", help="Comma-separated globs, 're:REGEX' or component names."),
+    pattern: str = typer.Option("*", "--sites", "-s", help="Comma-separated globs, 're:REGEX', component names or a preset: all (the paper's default), study (FFN post-activations, attention outputs, cross-attention K/V, layer outputs)."),
     component: Optional[str] = typer.Option(None, help="Keep one component: speech_encoder, text_encoder, text_decoder."),
     device: str = typer.Option("cpu", help="Device to load the model on."),
 ) -> None:
@@ -81,7 +81,7 @@ def record_cmd(
     split: Optional[str] = typer.Option(None, help="Keep only records of this split."),
     max_groups: Optional[int] = typer.Option(None, help="Keep only the first N parallel groups."),
     steps: str = typer.Option("2,7,12", help="Decoding steps (prefix lengths incl. start tokens)."),
-    site_patterns: str = typer.Option("text_decoder", "--sites", help="Comma-separated globs, 're:REGEX' or component names."),
+    site_patterns: str = typer.Option("text_decoder", "--sites", help="Comma-separated globs, 're:REGEX', component names or a preset: all (the paper's default), study (FFN post-activations, attention outputs, cross-attention K/V, layer outputs)."),
     encoder_pooling: str = typer.Option("mean", help="Pooling of encoder sites: mean, max or last."),
     batch_size: int = typer.Option(16, help="Samples per generate call (also the store's chunk size)."),
     max_new_tokens: int = typer.Option(24, help="Generation length limit (RecordSettings.max_new_tokens)."),

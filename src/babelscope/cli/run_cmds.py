@@ -34,8 +34,23 @@ def _print_dry_run(d: dict) -> None:
                   f"{per_1000:,.1f} GB per 1,000 samples; "
                   + (f"{gb:,.2f} GB for this run's {d['n_samples']:,} samples" if d["n_samples"] >= 0
                      else "total unknown (corpus not on this machine)"), soft_wrap=True)
+    known = d["n_samples"] >= 0
+    t = Table(title=f"site selections ({d['bytes_per_value']} bytes per value)")
+    for c in ("selection", "sites", "units", "per sample", "store" + ("" if known else " (samples unknown)")):
+        t.add_column(c, justify="left" if c == "selection" else "right")
+    for name, v in d["selections"].items():
+        t.add_row(name, str(v["sites"]), f"{v['units']:,}", _bytes(v["bytes_per_sample"]),
+                  _bytes(v["store_bytes"]) if known else "-")
+    console.print(t)
     if d["interventions"]:
         console.print(f"[bold]interventions[/] {', '.join(d['interventions'])}")
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,.0f} B"
 
 
 def _print_estimate(cfg, calibration_samples: int) -> None:

@@ -56,8 +56,20 @@ def write_generation_config(folder: Path, extra: dict) -> None:
     path.write_text(json.dumps(cfg, indent=2, sort_keys=True))
 
 
+def _save_seamless(model, tok, out: Path) -> None:
+    """Weights, feature extractor and generation config of a built SeamlessM4T v2 model."""
+    from transformers import SeamlessM4TFeatureExtractor
+
+    model.save_pretrained(str(out))
+    SeamlessM4TFeatureExtractor().save_pretrained(str(out))
+    write_generation_config(out, {
+        "text_decoder_lang_to_code_id": {l: tok.convert_tokens_to_ids(f"__{l}__") for l in DEMO_LANGS},
+        "decoder_start_token_id": tok.eos_token_id, "eos_token_id": tok.eos_token_id,
+        "pad_token_id": tok.pad_token_id, "bos_token_id": tok.bos_token_id})
+
+
 def build_tiny_seamless(out: Path, seed: int = 0) -> None:
-    from transformers import SeamlessM4TFeatureExtractor, SeamlessM4Tv2Config, SeamlessM4Tv2Model
+    from transformers import SeamlessM4Tv2Config, SeamlessM4Tv2Model
 
     from babelscope.models.tokenizer_build import build_seamless_tokenizer
 
@@ -74,12 +86,26 @@ def build_tiny_seamless(out: Path, seed: int = 0) -> None:
         **MINIMAL_SPEECH_GENERATION)
     torch.manual_seed(seed)
     model = SeamlessM4Tv2Model(cfg).eval()
-    model.save_pretrained(str(out))
-    SeamlessM4TFeatureExtractor().save_pretrained(str(out))
-    write_generation_config(out, {
-        "text_decoder_lang_to_code_id": {l: tok.convert_tokens_to_ids(f"__{l}__") for l in DEMO_LANGS},
-        "decoder_start_token_id": tok.eos_token_id, "eos_token_id": tok.eos_token_id,
-        "pad_token_id": tok.pad_token_id, "bos_token_id": tok.bos_token_id})
+    _save_seamless(model, tok, out)
+
+
+def build_large_seamless(out: Path, seed: int = 0) -> None:
+    """The real SeamlessM4T v2 *large* architecture (transformers' ``SeamlessM4Tv2Config()`` defaults:
+    hidden 1024, 24 speech-encoder + 24 text-encoder + 24 decoder layers, FFN 8192) with random
+    weights, the demo tokenizer (so a small vocabulary) and minimal speech-generation parts: what a
+    study's recording costs at real size, for benchmarks. About 1.7 B parameters; saved in float16
+    (3.5 GB in the cache), loaded in float32 like any checkpoint. Never shipped."""
+    from transformers import SeamlessM4Tv2Config, SeamlessM4Tv2Model
+
+    from babelscope.models.tokenizer_build import build_seamless_tokenizer
+
+    tok = build_seamless_tokenizer(seed_texts(), DEMO_LANGS, out)
+    cfg = SeamlessM4Tv2Config(vocab_size=len(tok), pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                              eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.eos_token_id,
+                              **MINIMAL_SPEECH_GENERATION)
+    torch.manual_seed(seed)
+    model = SeamlessM4Tv2Model(cfg).eval().half()
+    _save_seamless(model, tok, out)
 
 
 def build_tiny_whisper(out: Path, seed: int = 0) -> None:
@@ -161,6 +187,10 @@ BUILTINS: dict[str, Builtin] = {
     "tiny-random-seamless": Builtin("tiny-random-seamless", "seamless",
                                     "SeamlessM4T v2 architecture, random weights (hidden 64, 2+2+2 layers); for tests",
                                     build_tiny_seamless),
+    "large-random-seamless": Builtin("large-random-seamless", "seamless",
+                                     "the real SeamlessM4T v2 large architecture (hidden 1024, 24+24+24 layers, "
+                                     "1.7 B parameters), random weights, built on first use (about a minute, 3.5 GB "
+                                     "cached); for real-size benchmarks", build_large_seamless),
     "tiny-random-whisper": Builtin("tiny-random-whisper", "whisper",
                                    "Whisper architecture, random weights (d_model 64, 2+2 layers); for tests",
                                    build_tiny_whisper),

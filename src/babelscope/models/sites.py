@@ -12,7 +12,13 @@ Conv1d        ``[batch, channels, pos]``        1
 GLU(dim=k)    halves axis ``k``                 ``k`` (1 in conformer convs)
 activation    post-activation of an FFN's       -1 (follows the FFN's first
               first Linear                       Linear)
+layer         a transformer layer's output      -1 (its width is that of the
+              ``[batch, pos, d]`` (the residual  layer's last LayerNorm)
+              stream after the layer)
 ============  ================================  ===========================
+
+Layer outputs (the modules ``....layers.N``) are not among the paper's default sites; they are
+offered for the ``study`` preset and by name (see :func:`babelscope.vocab.sites.select_sites`).
 """
 
 from __future__ import annotations
@@ -50,10 +56,19 @@ def _kind(module: nn.Module) -> str | None:
     return None
 
 
+def _layer_width(layer: nn.Module) -> int | None:
+    """Width of a transformer layer's output: that of its last LayerNorm (every pre- and post-LN layer
+    of the supported families ends its residual branch at the model width); None without one."""
+    norms = [m for m in layer.modules() if isinstance(m, nn.LayerNorm)]
+    return int(norms[-1].normalized_shape[-1]) if norms else None
+
+
 def _group(name: str, kind: str, overrides: dict[str, str]) -> str:
     leaf = name.rsplit(".", 1)[-1]
     if leaf in overrides:
         return overrides[leaf]
+    if kind == "layer":
+        return "layer"
     if kind == "layernorm":
         return "norm"
     if kind == "embedding":
@@ -115,7 +130,12 @@ def enumerate_sites(adapter: "ModelAdapter") -> list[Site]:
             n_units = adapter.glu_units(name, module)
         else:
             parent_name, _, leaf = name.rpartition(".")
-            if leaf in ACTIVATION_NAMES and parent_name in modules:
+            if (leaf.isdigit() and parent_name.rpartition(".")[2] == "layers"
+                    and isinstance(modules.get(parent_name), nn.ModuleList)):
+                width = _layer_width(module)
+                if width is not None:
+                    kind, n_units = "layer", width
+            elif leaf in ACTIVATION_NAMES and parent_name in modules:
                 first = _ffn_first_linear(modules[parent_name])
                 if first is not None:
                     kind, n_units = "post_act", first.out_features

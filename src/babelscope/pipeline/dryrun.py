@@ -85,8 +85,18 @@ def _n_samples(cfg: RunConfig) -> tuple[int, str]:
     return n, how
 
 
+def selection_size(sites, n_steps: int, itemsize: int, n_samples: int) -> dict[str, int]:
+    """Sites, units, values and bytes per sample, and the store's size for ``n_samples``, of a site
+    selection: encoder-stream units once per sample, decoder-stream units at every step in both
+    views (mean, last). An upper bound on disk: responses a sample does not have (a speech encoder
+    for a text input, a step after the end) are not stored when a whole chunk lacks them."""
+    per_sample = sum(s.n_units * (1 if s.stream == "encoder" else 2 * n_steps) for s in sites)
+    return {"sites": len(sites), "units": sum(s.n_units for s in sites), "values_per_sample": per_sample,
+            "bytes_per_sample": per_sample * itemsize, "store_bytes": per_sample * itemsize * max(n_samples, 0)}
+
+
 def dry_run(cfg: RunConfig) -> dict[str, Any]:
-    from babelscope.vocab.sites import select_sites
+    from babelscope.vocab.sites import SITE_PRESETS, select_sites
 
     from babelscope.pipeline.checks import check_config
 
@@ -94,9 +104,14 @@ def dry_run(cfg: RunConfig) -> dict[str, Any]:
     sites = select_sites(adapter.sites(), list(cfg.record.sites))
     check_config(cfg, sites, adapter)
     n_samples, corpus = _n_samples(cfg)
-    views_dec = 2 * len(cfg.record.steps)  # mean and last per step
-    per_sample = sum(s.n_units * (1 if s.stream == "encoder" else views_dec) for s in sites)
     itemsize = 4 if cfg.record.dtype == "float32" else 2
+    size = selection_size(sites, len(cfg.record.steps), itemsize, n_samples)
+    per_sample = size["values_per_sample"]
+    # what the other selections would cost, so the store's size is seen before a GPU day is spent
+    selections = {"this config": size}
+    for preset in SITE_PRESETS:
+        selections[preset] = selection_size(select_sites(adapter.sites(), [preset]), len(cfg.record.steps), itemsize,
+                                            n_samples)
     by_comp: dict[str, dict[str, int]] = {}
     for s in sites:
         d = by_comp.setdefault(s.component, {"sites": 0, "units": 0})
@@ -108,5 +123,5 @@ def dry_run(cfg: RunConfig) -> dict[str, Any]:
             "n_sites": len(sites), "n_units": sum(s.n_units for s in sites), "by_component": by_comp,
             "sites": [(s.name, s.kind, s.n_units, s.stream) for s in sites],
             "store_bytes": per_sample * itemsize * max(n_samples, 0), "values_per_sample": per_sample,
-            "bytes_per_value": itemsize,
+            "bytes_per_value": itemsize, "selections": selections,
             "interventions": [r.name for r in cfg.intervene.runs]}

@@ -30,6 +30,11 @@ ENCODER_POOLINGS = ("mean", "max", "last")
 DECODER_VIEWS = POOLS
 
 
+def _check_tensor(name: str, output) -> None:
+    if not isinstance(output, torch.Tensor):  # e.g. a layer of a model family that returns a tuple
+        raise SiteError(f"site {name}: output is {type(output).__name__}, not a tensor; it cannot be recorded")
+
+
 @dataclass
 class _DecoderState:
     pos: int = 0
@@ -87,6 +92,7 @@ class StepCapture:
         lengths = self.batch.lengths_by_time
 
         def hook(module, args, output):
+            _check_tensor(name, output)
             if name in self._enc:
                 raise SiteError(f"site {name} fired twice in one generate call; it is not a single encoder site")
             x = output if axis == -1 else output.transpose(1, 2)  # [batch, pos, d]
@@ -116,6 +122,7 @@ class StepCapture:
         out = self._dec
 
         def hook(module, args, output):
+            _check_tensor(name, output)
             p0 = state.pos
             n = output.shape[1] if axis == -1 else output.shape[2]
             state.pos = p0 + n
@@ -124,7 +131,10 @@ class StepCapture:
             x = (output if axis == -1 else output.transpose(1, 2)).detach()
             if n == 1:
                 x0 = x[:, 0].float()
-                state.total = x0 if state.total is None else state.total + x0
+                if state.total is None:
+                    state.total = x0.clone()
+                else:
+                    state.total.add_(x0)  # in place: no new [batch, d] tensor per site and step
                 s = p0 + 1
                 if s in steps:
                     if "mean" in views:

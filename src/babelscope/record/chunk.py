@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
@@ -24,7 +25,7 @@ from babelscope.models.hooks_util import temporary_hooks
 from babelscope.record.capture import StepCapture
 from babelscope.record.layout import ViewLayout
 from babelscope.record.settings import RecordSettings
-from babelscope.record.store import StoreWriter
+from babelscope.record.writer import StoreWriter
 from babelscope.threads import threads_now
 from babelscope.vocab.sites import Site
 from babelscope.vocab.views import View
@@ -35,8 +36,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass
 class ChunkResult:
-    """A computed chunk: per view, ``values`` ``[rows, units of the view]`` (float32, NaN where
-    invalid) and ``valid`` ``[rows, sites of the view]``; per row the ``generated`` tokens and text;
+    """A computed chunk: per view, ``values`` ``[rows, units of the view]`` (in the store's dtype, NaN
+    where invalid) and ``valid`` ``[rows, sites of the view]``; per row the ``generated`` tokens and text;
     the torch ``threads`` it was computed with."""
 
     values: dict[str, np.ndarray]
@@ -52,7 +53,10 @@ def record_chunk(adapter: ModelAdapter, rows: list[TaskSample], sites: Sequence[
     every site's responses into the chunk's rows of each view (NaN and invalid where a sample has no
     response: a step after its end, an encoder it did not use)."""
     n = len(rows)
-    values = {v: np.full((n, lay.total), np.nan, dtype=np.float32) for v, lay in layout.items()}
+    # in the store's dtype from the start: a float16 store then never holds a float32 copy of a chunk
+    # (at real size a chunk of 8 samples is 170 MB in float32), and the writer has nothing to convert
+    dtype = np.dtype(settings.dtype)
+    values = {v: np.full((n, lay.total), np.nan, dtype=dtype) for v, lay in layout.items()}
     valid = {v: np.zeros((n, len(lay.sites)), dtype=bool) for v, lay in layout.items()}
     generated: list = [None] * n
     offset = 0
@@ -90,13 +94,29 @@ def record_chunk(adapter: ModelAdapter, rows: list[TaskSample], sites: Sequence[
                         continue  # generation stopped before step s for the whole batch
                     view = View.step_view(s, v)
                     i, off, u = layout[view].span(site.name)
-                    vals = res.decoder[key].numpy().copy()
-                    vals[~ok] = np.nan
-                    values[view][idx, off:off + u] = vals
+                    block = values[view][idx, off:off + u]
+                    block[ok] = res.decoder[key].numpy()[ok]  # rows past their sequence's end stay NaN
                     valid[view][idx, i] = ok
         for j, toks in zip(range(idx.start, idx.stop), res.generated):
             generated[j] = {"tokens": toks, "text": adapter.decode(toks)}
     return ChunkResult(values, valid, generated, threads_now())
+
+
+def _lower_priority() -> None:
+    """Lower the calling thread's scheduling priority (Linux: nice is per thread).
+
+    The writer compresses and writes a chunk while the model computes the next one. With torch using
+    every core, an equal-priority writer takes a core from one of torch's threads, and each parallel
+    operation then waits for that thread: the model slowed by about twice the writer's CPU time. At
+    the lowest priority the writer runs in the gaps the model leaves (Python between operations,
+    waits) and the model keeps its cores; a writer still busy when the next chunk is ready only
+    delays that chunk's submission (at most one chunk waits)."""
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not allowed: equal priority, as before
+        pass
 
 
 class ChunkSink:
@@ -110,7 +130,8 @@ class ChunkSink:
         from concurrent.futures import ThreadPoolExecutor
 
         self._writer, self._dir = writer, chunk_dir
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="babelscope-store")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="babelscope-store",
+                                        initializer=_lower_priority)
         self._pending = None
 
     def _write(self, k: int, start: int, res: ChunkResult) -> None:

@@ -27,7 +27,8 @@ from babelscope.models.base import ModelAdapter
 from babelscope.outputs import check_replaceable
 from babelscope.record.layout import ViewLayout, make_layout, site_views
 from babelscope.record.settings import RecordSettings
-from babelscope.record.store import CHUNKS, MANIFEST, SAMPLES, SETTINGS, Activations, StoreWriter, local_path
+from babelscope.record.store import CHUNKS, MANIFEST, SAMPLES, SETTINGS, Activations, local_path
+from babelscope.record.writer import StoreWriter
 from babelscope.threads import resolve_threads
 from babelscope.vocab.sites import Site, select_sites
 from babelscope.vocab.views import View

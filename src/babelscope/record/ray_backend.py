@@ -25,7 +25,8 @@ from babelscope.models.base import ModelAdapter
 from babelscope.record.chunk import ChunkSink, record_chunk
 from babelscope.record.plan import finish_store, prepare_store
 from babelscope.record.settings import RecordSettings
-from babelscope.record.store import CHUNKS, Activations, StoreWriter
+from babelscope.record.store import CHUNKS, Activations
+from babelscope.record.writer import StoreWriter
 from babelscope.threads import torch_threads
 
 if TYPE_CHECKING:  # pragma: no cover

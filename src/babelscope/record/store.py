@@ -9,8 +9,11 @@ Layout of a store folder::
         <view>/values    float [sample, unit]: every site of the view side by side (layout.py);
                          views: ``encoder``, ``step=S/mean``, ``step=S/last``
         <view>/valid     bool  [sample, site]: False where the sample has no response
-        <view>/unit_site, unit_index, unit_component, unit_layer, unit_kind, unit_group   [unit]
-        <view>/site      [site] names, for ``valid``
+        <view>/site, site_component, site_layer, site_kind, site_group, site_offset, site_units   [site]
+                         (``site`` names the columns of ``valid``; a site's units are the columns
+                         ``site_offset`` ... ``site_offset + site_units`` of ``values``)
+        <view>/unit_site_index (position of the unit's site in ``site``), unit_index (within the
+                         site), unit_layer   [unit]
       chunks/chunk-NNNNNN.json   completion record of each chunk of samples (+ its generated text)
       samples.parquet    one row per sample: ids, task, languages, modality, generated tokens and text
       manifest.json      written last: model, settings, sites, layout, counts -> the store is complete
@@ -20,7 +23,8 @@ before step S) are NaN and flagged False in ``valid``. With xarray alone::
 
     tree = xarray.open_datatree("STORE/responses.zarr", engine="zarr")
     ds = tree["step=2/mean"].to_dataset().assign_coords(tree.ds.coords)
-    fc1 = ds["values"].where(ds.unit_site == "text_decoder.layers.0.ffn.fc1", drop=True)
+    i = ds.site.values.tolist().index("text_decoder.layers.0.ffn.fc1")
+    fc1 = ds["values"].where(ds.unit_site_index == i, drop=True)
     fc1.where(fc1.src_lang == "deu", drop=True)              # dims (sample, unit)
 
 (DataTree nodes inherit only the index ``sample``; ``assign_coords`` adds language, task, modality.)
@@ -30,7 +34,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -49,6 +52,14 @@ CHUNKS = "chunks"
 #: per-sample coordinates at the root; ``sample`` (the sample id) is the index of dimension ``sample``
 COORDS = {"sample": "sample_id", "task": "task", "src_lang": "src_lang", "tgt_lang": "tgt_lang",
           "modality": "modality", "group": "group", "corpus_id": "corpus_id"}
+
+
+def _read_error(exc: Exception) -> str:
+    """What went wrong reading a chunk, in one line (zarr's checksum message quotes raw bytes: left out)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    if "checksum do not match" in text:
+        text = text.split(". Stored:")[0]
+    return f"{type(exc).__name__}: {text}"
 
 
 def local_path(path: str | Path) -> Path:
@@ -76,141 +87,6 @@ def local_path(path: str | Path) -> Path:
     raise StoreError(f"{text}: {scheme}:// stores are not supported; the store needs a POSIX filesystem "
                      "(atomic renames). Use a local or shared path (NFS, Lustre), or mount the bucket "
                      "(e.g. s3fs, gcsfuse) and pass the mount path; see docs/scale.md")
-
-
-UNIT_CHUNK = 8192
-
-
-class StoreWriter:
-    """Creates the store's arrays and writes chunks of rows into them (concurrently, via zarr's
-    asynchronous API: one event-loop round trip per chunk)."""
-
-    def __init__(self, folder: Path, *, samples: pd.DataFrame, layout: dict[str, ViewLayout],
-                 site_meta: dict[str, dict[str, Any]], chunk_rows: int, dtype: str) -> None:
-        import zarr
-
-        self.folder = folder
-        self.dtype = np.dtype(dtype)
-        path = folder / RESPONSES
-        n = len(samples)
-        # A new skeleton (coordinates and every view's arrays) is built under a temporary name and
-        # renamed into place (babelscope.atomic): a run killed while building it leaves no half-made
-        # skeleton that a resume would take as complete (e.g. a coordinate array never written).
-        new = not (path / "zarr.json").exists()
-        build = path
-        if new:
-            from babelscope.atomic import remove_stale_temps, temp_name
-
-            remove_stale_temps(path)
-            build = temp_name(path)
-            for p in (build, path):
-                if p.exists():
-                    shutil.rmtree(p)
-            root = zarr.open_group(str(build), mode="w", zarr_format=3)
-            for c, col in COORDS.items():
-                _write_1d(root, c, samples[col].astype(str).to_numpy(), "sample")
-            root.attrs["babelscope"] = {"n_samples": n, "dtype": str(self.dtype)}
-            # CF convention read by xarray: these root arrays are coordinates, not data variables
-            root.attrs["coordinates"] = " ".join(c for c in COORDS if c != "sample")
-        root = zarr.open_group(str(build), mode="r+", zarr_format=3)
-        present = {k for k, _ in root.members(max_depth=None)}
-        arrays: list[tuple[str, dict[str, Any], np.ndarray | None]] = []
-        for view, lay in layout.items():
-            if f"{view}/values" in present:
-                continue
-            root.require_group(view)
-            arrays.append((f"{view}/values", dict(shape=(n, lay.total), dtype=self.dtype, fill_value=np.nan,
-                                                  chunks=(chunk_rows, max(1, min(lay.total, UNIT_CHUNK))),
-                                                  dimension_names=["sample", "unit"]), None))
-            arrays.append((f"{view}/valid", dict(shape=(n, len(lay.sites)), dtype=bool, fill_value=False,
-                                                 chunks=(chunk_rows, len(lay.sites)),
-                                                 dimension_names=["sample", "site"]), None))
-            site_of_unit = np.repeat(np.array(lay.sites, dtype=object), lay.units)
-            meta = [site_meta[s] for s in site_of_unit]
-            coords = {
-                "site": (np.array(lay.sites, dtype=str), "site"),
-                "unit_site": (site_of_unit.astype(str), "unit"),
-                "unit_index": (np.concatenate([np.arange(u) for u in lay.units]).astype(np.int32), "unit"),
-                "unit_component": (np.array([m["component"] for m in meta], dtype=str), "unit"),
-                "unit_layer": (np.array([m["layer"] for m in meta], dtype=np.int32), "unit"),
-                "unit_kind": (np.array([m["kind"] for m in meta], dtype=str), "unit"),
-                "unit_group": (np.array([m["group"] for m in meta], dtype=str), "unit"),
-            }
-            for name, (vals, dim) in coords.items():
-                arrays.append((f"{view}/{name}", _spec_1d(vals, dim), vals))
-            root[view].attrs["coordinates"] = " ".join(coords)
-        if arrays:
-            _run(_create_arrays(root, arrays))
-        if new:
-            os.replace(build, path)
-            root = zarr.open_group(str(path), mode="r+", zarr_format=3)
-        self.values = {v: root[f"{v}/values"] for v in layout}
-        self.valid = {v: root[f"{v}/valid"] for v in layout}
-
-    @classmethod
-    def open(cls, folder: Path, views: Iterable[str], dtype: str) -> "StoreWriter":
-        """A writer over the arrays of a store set up elsewhere (another process of a Ray run)."""
-        import zarr
-
-        self = cls.__new__(cls)
-        self.folder, self.dtype = folder, np.dtype(dtype)
-        root = zarr.open_group(str(folder / RESPONSES), mode="r+", zarr_format=3)
-        self.values = {v: root[f"{v}/values"] for v in views}
-        self.valid = {v: root[f"{v}/valid"] for v in views}
-        return self
-
-    def write_rows(self, start: int, values: dict[str, np.ndarray], valid: dict[str, np.ndarray]) -> None:
-        jobs = []
-        for view, arr in values.items():
-            jobs.append(self.values[view].async_array.setitem(
-                slice(start, start + arr.shape[0]), arr.astype(self.dtype, copy=False)))
-            jobs.append(self.valid[view].async_array.setitem(slice(start, start + arr.shape[0]), valid[view]))
-        _run(_gather(jobs))
-
-
-def _has(root, key: str) -> bool:
-    try:
-        root[key]
-        return True
-    except KeyError:
-        return False
-
-
-def _spec_1d(values: np.ndarray, dim: str) -> dict[str, Any]:
-    dtype = str if values.dtype.kind in "UO" else values.dtype
-    return dict(shape=values.shape, dtype=dtype, chunks=(max(len(values), 1),), dimension_names=[dim],
-                fill_value="" if dtype is str else 0)
-
-
-def _write_1d(group, name: str, values: np.ndarray, dim: str) -> None:
-    a = group.create_array(name, overwrite=True, **_spec_1d(values, dim))
-    a[:] = values
-
-
-async def _create_arrays(root, arrays: list[tuple[str, dict[str, Any], np.ndarray | None]]) -> None:
-    """Create arrays (and fill the small coordinate ones) concurrently."""
-    import asyncio
-
-    g = root._async_group
-
-    async def one(name: str, spec: dict[str, Any], values: np.ndarray | None) -> None:
-        a = await g.create_array(name=name, overwrite=True, **spec)
-        if values is not None:
-            await a.setitem(slice(None), values)
-
-    await asyncio.gather(*[one(*a) for a in arrays])
-
-
-async def _gather(jobs) -> None:
-    import asyncio
-
-    await asyncio.gather(*jobs)
-
-
-def _run(coro):
-    from zarr.core.sync import sync
-
-    return sync(coro)
 
 
 class Activations:
@@ -272,7 +148,7 @@ class Activations:
         try:
             return np.asarray(read())
         except Exception as exc:  # noqa: BLE001 - a truncated or corrupt chunk file: named, not a traceback
-            raise StoreError(f"{self.folder / RESPONSES}/{what}: cannot be read ({type(exc).__name__}: {exc}); "
+            raise StoreError(f"{self.folder / RESPONSES}/{what}: cannot be read ({_read_error(exc)}); "
                              "the store is damaged: record it again (--overwrite)") from None
 
     @property

@@ -32,4 +32,6 @@ STREAMS = ("decoder", "encoder")
 #: input modalities of a corpus record and a task
 MODALITIES = ("speech", "text")
 #: module kinds a site can be (models/sites.py gives each its channel axis)
-SITE_KINDS = ("linear", "conv1d", "layernorm", "embedding", "glu", "post_act")
+SITE_KINDS = ("linear", "conv1d", "layernorm", "embedding", "glu", "post_act", "layer")
+#: kinds outside the paper's default site set (METHODS §2): a component name does not select them
+EXTRA_KINDS = ("layer",)

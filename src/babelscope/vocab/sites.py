@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from babelscope.errors import SiteError
-from babelscope.vocab.components import COMPONENTS
+from babelscope.vocab.components import COMPONENTS, EXTRA_KINDS
 
 CROSS_ATTN_KV = re.compile(r"(cross_attention|encoder_attn)\.(k_proj|v_proj)$")
 
@@ -69,13 +69,37 @@ def site_stream(component: str, name: str) -> str:
     return "decoder" if component == "text_decoder" and not is_kv_site(name) else "encoder"
 
 
+#: leaf names of attention output projections (SeamlessM4T text stacks, Whisper, mBART: out_proj;
+#: the conformer speech encoder: linear_out)
+ATTN_OUT_LEAVES = ("out_proj", "linear_out")
+
+#: named site selections: ``--sites all`` / ``--sites study`` (a pattern like any other)
+SITE_PRESETS = {
+    "all": "the paper's default (METHODS §2): every Linear, Conv1d, LayerNorm, Embedding and GLU module "
+           "and FFN post-activation of the speech encoder, text encoder and text decoder",
+    "study": "what interpretability studies record: FFN post-activations, attention output projections, "
+             "the decoder's cross-attention keys and values, and each layer's output (the residual stream)",
+}
+
+
+def _in_preset(preset: str, site: Site) -> bool:
+    if preset == "all":
+        return site.kind not in EXTRA_KINDS
+    leaf = site.name.rsplit(".", 1)[-1]
+    return (site.kind in ("post_act", "layer") or is_kv_site(site.name)
+            or (site.kind == "linear" and leaf in ATTN_OUT_LEAVES))
+
+
 def select_sites(sites: Sequence[Site], patterns: Iterable[str] | str | None = None, *,
                  components: Iterable[str] | None = None, kinds: Iterable[str] | None = None,
                  where: str = "model") -> list[Site]:
     """Sites matching any pattern (and the given components/kinds), in model order.
 
     A pattern is a shell glob over module paths (``text_decoder.layers.*.ffn.fc1``), a regular
-    expression written ``re:...``, or a component name (``text_decoder``). Every pattern must match at
+    expression written ``re:...``, a component name (``text_decoder``: the paper's default sites of
+    that component, so not its layer outputs) or a preset of :data:`SITE_PRESETS` (``all``,
+    ``study``). Globs and regular expressions match every site's path, layer outputs
+    (``text_decoder.layers.3``) included. Every pattern must match at
     least one site: a typo is an error, not an empty selection. ``where`` names the sites' owner in
     that error (``"model"``, or e.g. ``"the store"``).
     """
@@ -91,7 +115,9 @@ def select_sites(sites: Sequence[Site], patterns: Iterable[str] | str | None = N
     chosen: dict[str, Site] = {}
     for pat in patterns:
         if pat in COMPONENTS:
-            match = [s for s in sites if s.component == pat]
+            match = [s for s in sites if s.component == pat and s.kind not in EXTRA_KINDS]
+        elif pat in SITE_PRESETS:
+            match = [s for s in sites if _in_preset(pat, s)]
         elif pat.startswith("re:"):
             try:
                 rx = re.compile(pat[3:])
