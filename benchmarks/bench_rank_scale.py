@@ -5,7 +5,8 @@ demand from a seeded generator, so the matrix never exists in memory) in a fresh
 N samples, 6 labels (source language of speech samples), 5 % of samples invalid at the view,
 sites of 4,096 units, ``block_units`` 4,096, the expertise table streamed to Parquet. Printed per
 run: time, throughput (unit-samples ranked per second and per core), the driver's peak RSS
-(``VmHWM``) and, with Ray, the peak RSS of each worker process; then the growth of the peak from
+(``VmHWM``) and its private peak (``RssAnon``, see :class:`PrivatePeak`) and, with Ray, the peak
+RSS of each worker process; then the growth of the peak from
 the narrow to the wide store. The goal: memory independent of the number of units.
 
     python benchmarks/bench_rank_scale.py                                  # 10^5 and 10^6 units, 10^4 samples
@@ -37,17 +38,54 @@ def _hwm_mb(pid: str = "self") -> float:
     return float("nan")
 
 
+def _status_kb(field: str, pid: str = "self") -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class PrivatePeak:
+    """Peak of this process's private memory (``RssAnon``), sampled every 20 ms on a thread.
+
+    ``VmHWM`` also counts shared pages the process touched: a Ray driver reads each block's result
+    from Ray's shared-memory object store, and every page of that store it has read stays in its
+    RSS (owned by the object store, counted once on the machine), so its ``VmHWM`` grows with the
+    number of results read, up to the object store's size, without the driver holding anything.
+    The private peak is what the driver itself holds."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak_kb = _status_kb("RssAnon")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak_kb = max(self.peak_kb, _status_kb("RssAnon"))
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak_kb, _status_kb("RssAnon")) / 1024
+
+
 def _ray_workers() -> list[str]:
-    """PIDs of this machine's Ray worker processes (their command line starts with ``ray::``)."""
+    """PIDs of this machine's Ray worker processes: command line ``ray::<task>`` or ``ray::IDLE``,
+    not Ray's agents (``ray::DashboardAgent``, ``ray::RuntimeEnvAgent``)."""
     out = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                    if fh.read(5) == b"ray::":
-                        out.append(pid)
+                    cmd = fh.read(64)
             except OSError:
                 continue
+            if cmd.startswith(b"ray::") and b"Agent" not in cmd.split(b"\0")[0]:
+                out.append(pid)
     return out
 
 
@@ -70,15 +108,17 @@ def child(args: argparse.Namespace) -> None:
 
         ray.init(num_cpus=args.workers, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     rss0 = _hwm_mb()
+    private = PrivatePeak()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         exp = rank_store(store, an, view="step=2/mean", block_units=args.block_units, executor=executor,
                          out=os.path.join(tmp, "e.parquet"), progress=False)
         secs = time.perf_counter() - t0
         size = os.path.getsize(exp.path)
+    private_mb = private.stop()
     workers = [_hwm_mb(p) for p in _ray_workers()] if args.backend == "ray" else []
     print(json.dumps({"units": units, "backend": args.backend, "seconds": secs, "peak_rss_mb": _hwm_mb(),
-                      "rss_before_mb": rss0, "worker_peaks_mb": workers, "parquet_mb": size / 2**20,
+                      "rss_before_mb": rss0, "private_peak_mb": private_mb, "worker_peaks_mb": workers, "parquet_mb": size / 2**20,
                       "cores": args.workers if args.backend == "ray" else os.cpu_count()}))
 
 
@@ -109,7 +149,8 @@ def main() -> None:
             rate = units * args.samples / r["seconds"]
             print(f"{backend:5s} {units:>9,} units x {args.samples:,} samples: {r['seconds']:7.1f} s, "
                   f"{rate / 1e6:6.2f} M unit-samples/s ({rate / r['cores'] / 1e6:.2f} per core), driver peak RSS "
-                  f"{r['peak_rss_mb']:7.1f} MB (before ranking {r['rss_before_mb']:.1f})"
+                  f"{r['peak_rss_mb']:7.1f} MB (before ranking {r['rss_before_mb']:.1f}; private peak "
+                  f"{r['private_peak_mb']:.1f})"
                   + (f", {len(wk)} Ray workers, peak RSS {max(wk):.1f} MB each at most" if wk else "")
                   + f", Parquet {r['parquet_mb']:.1f} MB", flush=True)
     for backend in args.backends.split(","):
@@ -118,6 +159,8 @@ def main() -> None:
             a, b = mine[0], mine[-1]
             line = (f"{backend}: driver peak RSS {a['peak_rss_mb']:.1f} MB at {a['units']:,} units -> "
                     f"{b['peak_rss_mb']:.1f} MB at {b['units']:,} ({(b['peak_rss_mb'] / a['peak_rss_mb'] - 1):+.1%})")
+            line += (f"; private {a['private_peak_mb']:.1f} -> {b['private_peak_mb']:.1f} MB "
+                     f"({(b['private_peak_mb'] / a['private_peak_mb'] - 1):+.1%})")
             if a["worker_peaks_mb"] and b["worker_peaks_mb"]:
                 wa, wb = max(a["worker_peaks_mb"]), max(b["worker_peaks_mb"])
                 line += f"; largest worker {wa:.1f} MB -> {wb:.1f} MB ({wb / wa - 1:+.1%})"

@@ -81,3 +81,14 @@ def whisper():
     from babelscope.models import load_model
 
     return load_model("tiny-random-whisper")
+
+
+def _ours(hooks) -> list:
+    # transformers installs capturing hooks of its own, for good, the first time a model is asked for
+    # hidden states (its official SeamlessM4T generate does): not ours to remove, so not counted
+    return [h for h in hooks.values() if "output_capturing_hook" not in getattr(h, "__qualname__", "")]
+
+
+def no_hooks(model) -> bool:
+    """True when none of babelscope's hooks is left on ``model``."""
+    return all(not _ours(m._forward_hooks) and not _ours(m._forward_pre_hooks) for m in model.modules())

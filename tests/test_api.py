@@ -14,6 +14,7 @@ import pytest
 import babelscope as bs
 from babelscope.corpus import build_task_samples, read_manifest
 from babelscope.rank.select import NeuronSet, SetUnit
+from conftest import no_hooks
 
 SITE = "text_decoder.layers.0.ffn.fc1"
 
@@ -73,7 +74,7 @@ def test_forcing_block_equals_per_batch_hooks_and_leaves_nothing(seamless, text_
         assert bs.generate(seamless, text_samples, max_new_tokens=8) == want
     # on exit: the class's generate again, no hook left on any module, outputs as before
     assert "generate" not in vars(seamless)
-    assert not any(m._forward_hooks for m in seamless.model.modules())
+    assert no_hooks(seamless.model)
     assert bs.generate(seamless, text_samples, max_new_tokens=8) == plain
     with pytest.raises(RuntimeError, match="boom"):
         with bs.forcing(seamless, up):

@@ -12,6 +12,7 @@ from babelscope.intervene import Forcing, forcing_hooks, plan_from_values
 from babelscope.models.generation import generate_texts, iter_batches
 from babelscope.models.hooks_util import temporary_hooks
 from babelscope.rank.select import NeuronSet, SetUnit
+from conftest import no_hooks
 
 
 def _samples(corpus_dir, modality, n=6):
@@ -89,10 +90,6 @@ def test_identity_forcing_leaves_tokens_unchanged(seamless, corpus_dir, modality
                                                                                 max_new_tokens=12)]
 
 
-def _no_hooks(model):
-    return all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
-
-
 def test_hooks_removed_after_run_and_after_error(seamless, corpus_dir):
     adapter = seamless
     samples = _samples(corpus_dir, "text", n=4)
@@ -100,7 +97,7 @@ def test_hooks_removed_after_run_and_after_error(seamless, corpus_dir):
     plan = plan_from_values(adapter, {site: [1, 2]}, {site: [0.5, -0.5]})
     generate_texts(adapter, samples, batch_size=4, max_new_tokens=6,
                    context=lambda sub, batch: forcing_hooks(adapter, plan, batch))
-    assert _no_hooks(adapter.model)
+    assert no_hooks(adapter.model)
 
     calls = [0]
 
@@ -115,7 +112,7 @@ def test_hooks_removed_after_run_and_after_error(seamless, corpus_dir):
         generate_texts(adapter, samples, batch_size=4, max_new_tokens=6,
                        context=lambda sub, batch: forcing_hooks(adapter, bad, batch))
     assert calls[0] == 3
-    assert _no_hooks(adapter.model)
+    assert no_hooks(adapter.model)
 
 
 def test_forced_values_reach_the_recorder(seamless, corpus_dir, tmp_path):
@@ -140,7 +137,7 @@ def test_forced_values_reach_the_recorder(seamless, corpus_dir, tmp_path):
             np.testing.assert_array_equal(a, b)
         else:  # after the range: the unit's own (computed, not forced) value
             assert not np.isclose(b[ok][:, units], [7.0, -3.0, 11.5]).any()
-    assert _no_hooks(adapter.model)
+    assert no_hooks(adapter.model)
 
 
 def _set(adapter, site, units, label="deu"):

@@ -43,7 +43,8 @@ class _DecoderState:
 
 @dataclass
 class CaptureResult:
-    """Pooled responses of one generate call; tensors are float32 on the CPU."""
+    """Pooled responses of one generate call; tensors are float32, on the model's device (moved to the
+    CPU once, by the caller, when it writes them)."""
 
     encoder: dict[str, torch.Tensor]                       # site -> [batch, d]
     decoder: dict[tuple[str, int, str], torch.Tensor]      # (site, step, view) -> [batch, d]
@@ -65,6 +66,7 @@ class StepCapture:
     _dec: dict[tuple[str, int, str], torch.Tensor] = field(default_factory=dict)
     _state: dict[str, _DecoderState] = field(default_factory=dict)
     _fed: list[torch.Tensor] = field(default_factory=list)
+    _weights: dict[int, torch.Tensor] = field(default_factory=dict)  # time axis length -> [batch, pos]
 
     def __post_init__(self) -> None:
         if self.encoder_pooling not in ENCODER_POOLINGS:
@@ -90,27 +92,35 @@ class StepCapture:
     def _encoder_hook(self, site: Site):
         name, axis, pooling = site.name, site.channel_axis, self.encoder_pooling
         lengths = self.batch.lengths_by_time
+        weights = self._weights
 
         def hook(module, args, output):
             _check_tensor(name, output)
             if name in self._enc:
                 raise SiteError(f"site {name} fired twice in one generate call; it is not a single encoder site")
-            x = output if axis == -1 else output.transpose(1, 2)  # [batch, pos, d]
-            T = x.shape[1]
+            T = output.shape[1] if axis == -1 else output.shape[2]
             n = lengths.get(T)
             if n is None:
                 raise SiteError(f"site {name}: output has {T} positions, which matches none of the input's "
                                 f"time axes {sorted(lengths)}; its valid positions are unknown")
-            x = x.detach().float()
-            valid = torch.arange(T, device=x.device)[None, :] < n[:, None]  # [batch, pos]
+            x = output.detach().float()  # [batch, pos, d] or, channel-first, [batch, d, pos]
             if pooling == "mean":
-                w = valid.to(x.dtype) / n.clamp(min=1)[:, None].to(x.dtype)
-                pooled = torch.bmm(w[:, None, :], x)[:, 0]  # weighted sum over valid positions
-            elif pooling == "max":
-                pooled = x.masked_fill(~valid[..., None], float("-inf")).amax(1)
+                # one weight per valid position (1 / its count), shared by every site of this time axis
+                w = weights.get(T)
+                if w is None or w.device != x.device:
+                    valid = torch.arange(T, device=x.device)[None, :] < n.to(x.device)[:, None]
+                    w = weights[T] = valid.float() / n.to(x.device).clamp(min=1)[:, None].float()
+                # weighted sum over valid positions; for a channel-first output the transposed view
+                # is as fast as a contiguous one (measured: bmm reads it as a transposed operand)
+                pooled = torch.bmm(w[:, None, :], x if axis == -1 else x.transpose(1, 2))[:, 0]
             else:
-                pooled = x[torch.arange(x.shape[0], device=x.device), (n - 1).clamp(min=0)]
-            self._enc[name] = pooled.to("cpu")
+                x = x if axis == -1 else x.transpose(1, 2)  # [batch, pos, d]
+                if pooling == "max":
+                    valid = torch.arange(T, device=x.device)[None, :] < n.to(x.device)[:, None]
+                    pooled = x.masked_fill(~valid[..., None], float("-inf")).amax(1)
+                else:
+                    pooled = x[torch.arange(x.shape[0], device=x.device), (n.to(x.device) - 1).clamp(min=0)]
+            self._enc[name] = pooled
             return None
 
         return hook
@@ -118,30 +128,41 @@ class StepCapture:
     def _decoder_hook(self, site: Site):
         name, axis = site.name, site.channel_axis
         steps, max_step, views = self._steps, self._max_step, tuple(self.decoder_views)
+        recorded = frozenset(steps)
+        want_mean, want_last = "mean" in views, "last" in views
         state = self._state.setdefault(name, _DecoderState())
         out = self._dec
 
+        # Called for every decoder site at every generation step (~10^4 calls per batch at real
+        # size): the one-token path does the least it can (one view, one in-place add).
         def hook(module, args, output):
-            _check_tensor(name, output)
+            if type(output) is not torch.Tensor:
+                _check_tensor(name, output)
             p0 = state.pos
             n = output.shape[1] if axis == -1 else output.shape[2]
             state.pos = p0 + n
             if p0 >= max_step:
                 return None
-            x = (output if axis == -1 else output.transpose(1, 2)).detach()
             if n == 1:
-                x0 = x[:, 0].float()
+                x0 = output[:, 0] if axis == -1 else output[:, :, 0]  # [batch, d], a view of the output
+                copied = x0.dtype != torch.float32
+                if copied:
+                    x0 = x0.float()
+                elif x0.requires_grad:
+                    x0 = x0.detach()
                 if state.total is None:
                     state.total = x0.clone()
                 else:
                     state.total.add_(x0)  # in place: no new [batch, d] tensor per site and step
                 s = p0 + 1
-                if s in steps:
-                    if "mean" in views:
-                        out[(name, s, "mean")] = (state.total / s).to("cpu")
-                    if "last" in views:
-                        out[(name, s, "last")] = x0.to("cpu")
+                if s in recorded:
+                    if want_mean:
+                        out[(name, s, "mean")] = state.total / s
+                    if want_last:
+                        # a copy: the model may change its output in place after the hook
+                        out[(name, s, "last")] = x0 if copied else x0.clone()
                 return None
+            x = (output if axis == -1 else output.transpose(1, 2)).detach()
             x = x[:, : max_step - p0].float()
             cs = x.cumsum(1)
             base = state.total
@@ -149,10 +170,10 @@ class StepCapture:
                 j = s - 1 - p0
                 if 0 <= j < x.shape[1]:
                     tot = cs[:, j] if base is None else base + cs[:, j]
-                    if "mean" in views:
-                        out[(name, s, "mean")] = (tot / s).to("cpu")
-                    if "last" in views:
-                        out[(name, s, "last")] = x[:, j].to("cpu")
+                    if want_mean:
+                        out[(name, s, "mean")] = tot / s
+                    if want_last:
+                        out[(name, s, "last")] = x[:, j]
             last = cs[:, -1]
             state.total = last if base is None else base + last
             return None
