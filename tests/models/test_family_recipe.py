@@ -143,6 +143,12 @@ def test_recipe_a_new_family_loads_plans_lists_and_records(registered, toy_folde
     for prefix in ToyTextAdapter.component_prefixes:
         want |= _module_names(model, prefix, (torch.nn.Linear, torch.nn.LayerNorm, torch.nn.Embedding))
     assert {n for n, s in sites.items() if s.kind not in ("post_act", "layer")} == want
+    # layer outputs: the children of each stack's ``layers`` ModuleList, as wide as the model
+    layers = {n for prefix in ToyTextAdapter.component_prefixes
+              for n, m in model.named_modules() if n.startswith(prefix) and n.rpartition(".")[2].isdigit()
+              and isinstance(model.get_submodule(n.rpartition(".")[0]), torch.nn.ModuleList)}
+    assert {n for n, s in sites.items() if s.kind == "layer"} == layers and layers
+    assert {s.n_units for s in sites.values() if s.kind == "layer"} == {model.config.d_model}
     assert {s.component for s in sites.values()} == {"text_encoder", "text_decoder"}
     assert sites["model.decoder.layernorm_embedding"].group == "embed"
     assert sites["model.decoder.layers.1.final_layer_norm"].group == "norm"

@@ -3,6 +3,7 @@ selection stores, and the store on disk stays within the size it announces."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -29,7 +30,7 @@ enabled = false
 
 
 def test_dry_run_sizes_equal_what_recording_stores(seamless, corpus_dir, tmp_path):
-    cfg = parse_config(__import__("tomllib").loads(CONFIG))
+    cfg = parse_config(tomllib.loads(CONFIG))
     d = dry_run(cfg)
     assert set(d["selections"]) == {"this config", "all", "study"}
     samples = build_task_samples(read_manifest(corpus_dir), ["t2t", "s2t"], max_groups=2)

@@ -106,12 +106,11 @@ def dry_run(cfg: RunConfig) -> dict[str, Any]:
     n_samples, corpus = _n_samples(cfg)
     itemsize = 4 if cfg.record.dtype == "float32" else 2
     size = selection_size(sites, len(cfg.record.steps), itemsize, n_samples)
-    per_sample = size["values_per_sample"]
     # what the other selections would cost, so the store's size is seen before a GPU day is spent
+    every = adapter.sites()
     selections = {"this config": size}
     for preset in SITE_PRESETS:
-        selections[preset] = selection_size(select_sites(adapter.sites(), [preset]), len(cfg.record.steps), itemsize,
-                                            n_samples)
+        selections[preset] = selection_size(select_sites(every, [preset]), len(cfg.record.steps), itemsize, n_samples)
     by_comp: dict[str, dict[str, int]] = {}
     for s in sites:
         d = by_comp.setdefault(s.component, {"sites": 0, "units": 0})
@@ -120,8 +119,8 @@ def dry_run(cfg: RunConfig) -> dict[str, Any]:
     return {"model": cfg.model.name, "corpus": corpus, "stages": ["corpus", "record", "rank", "analysis",
                                                                   "intervene", "report"],
             "tasks": cfg.record.tasks, "steps": cfg.record.steps, "n_samples": n_samples,
-            "n_sites": len(sites), "n_units": sum(s.n_units for s in sites), "by_component": by_comp,
+            "n_sites": size["sites"], "n_units": size["units"], "by_component": by_comp,
             "sites": [(s.name, s.kind, s.n_units, s.stream) for s in sites],
-            "store_bytes": per_sample * itemsize * max(n_samples, 0), "values_per_sample": per_sample,
+            "store_bytes": size["store_bytes"], "values_per_sample": size["values_per_sample"],
             "bytes_per_value": itemsize, "selections": selections,
             "interventions": [r.name for r in cfg.intervene.runs]}

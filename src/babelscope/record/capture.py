@@ -107,19 +107,19 @@ class StepCapture:
             if pooling == "mean":
                 # one weight per valid position (1 / its count), shared by every site of this time axis
                 w = weights.get(T)
-                if w is None or w.device != x.device:
-                    valid = torch.arange(T, device=x.device)[None, :] < n.to(x.device)[:, None]
-                    w = weights[T] = valid.float() / n.to(x.device).clamp(min=1)[:, None].float()
+                if w is None:
+                    valid = torch.arange(T, device=x.device)[None, :] < n[:, None]
+                    w = weights[T] = valid.float() / n.clamp(min=1)[:, None].float()
                 # weighted sum over valid positions; for a channel-first output the transposed view
                 # is as fast as a contiguous one (measured: bmm reads it as a transposed operand)
                 pooled = torch.bmm(w[:, None, :], x if axis == -1 else x.transpose(1, 2))[:, 0]
             else:
                 x = x if axis == -1 else x.transpose(1, 2)  # [batch, pos, d]
                 if pooling == "max":
-                    valid = torch.arange(T, device=x.device)[None, :] < n.to(x.device)[:, None]
+                    valid = torch.arange(T, device=x.device)[None, :] < n[:, None]
                     pooled = x.masked_fill(~valid[..., None], float("-inf")).amax(1)
                 else:
-                    pooled = x[torch.arange(x.shape[0], device=x.device), (n.to(x.device) - 1).clamp(min=0)]
+                    pooled = x[torch.arange(x.shape[0], device=x.device), (n - 1).clamp(min=0)]
             self._enc[name] = pooled
             return None
 
@@ -136,20 +136,17 @@ class StepCapture:
         # Called for every decoder site at every generation step (~10^4 calls per batch at real
         # size): the one-token path does the least it can (one view, one in-place add).
         def hook(module, args, output):
-            if type(output) is not torch.Tensor:
-                _check_tensor(name, output)
+            _check_tensor(name, output)
             p0 = state.pos
             n = output.shape[1] if axis == -1 else output.shape[2]
             state.pos = p0 + n
             if p0 >= max_step:
                 return None
             if n == 1:
-                x0 = output[:, 0] if axis == -1 else output[:, :, 0]  # [batch, d], a view of the output
+                x0 = (output[:, 0] if axis == -1 else output[:, :, 0]).detach()  # [batch, d], a view
                 copied = x0.dtype != torch.float32
                 if copied:
                     x0 = x0.float()
-                elif x0.requires_grad:
-                    x0 = x0.detach()
                 if state.total is None:
                     state.total = x0.clone()
                 else:
@@ -173,7 +170,7 @@ class StepCapture:
                     if want_mean:
                         out[(name, s, "mean")] = tot / s
                     if want_last:
-                        out[(name, s, "last")] = x[:, j]
+                        out[(name, s, "last")] = x[:, j].clone()  # x may be a view of the output
             last = cs[:, -1]
             state.total = last if base is None else base + last
             return None
