@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from babelscope.record.layout import ViewLayout
+from babelscope.record.shards import BLOSC, ShardFileWriter
 from babelscope.record.store import COORDS, RESPONSES
 
 
@@ -28,7 +29,7 @@ def values_codecs(itemsize: int) -> dict[str, Any]:
     writer thread takes from the model while it generates."""
     from zarr.codecs import BloscCodec
 
-    return {"compressors": BloscCodec(cname="lz4", clevel=5, shuffle="bitshuffle", typesize=itemsize)}
+    return {"compressors": BloscCodec(typesize=itemsize, **BLOSC)}
 
 
 def values_chunking(rows: int, units: int, itemsize: int) -> dict[str, tuple[int, int]]:
@@ -36,10 +37,10 @@ def values_chunking(rows: int, units: int, itemsize: int) -> dict[str, tuple[int
     decompresses to get a block of units), grouped into shards of one batch of rows x as many
     chunks as fit in 64 MB (what a writer writes: one file per batch and view rather than one per
     chunk; a real model's decoder view is ~40 chunks wide, and a study's store would otherwise be
-    ~10^6 files). zarr's cost per inner chunk written is what the writer thread takes from the model
-    (measured at real size, 8 rows: 550 ms of CPU per chunk of rows with 8,192-unit chunks, 350 ms
-    with 16,384, against 63 ms for the compression itself); a reader of a 4,096-unit block
-    decompresses up to 4 times what it needs, at LZ4's speed."""
+    ~10^6 files). Whole shards are written by babelscope.record.shards, without zarr's per-inner-chunk
+    work (at real size 350 ms of CPU per chunk of 8 rows with 16,384-unit chunks, 550 ms with 8,192,
+    against 63 ms for the compression itself); a reader of a 4,096-unit block decompresses up to 4
+    times what it needs, at LZ4's speed."""
     inner = max(1, min(units, UNIT_CHUNK))
     n_inner = -(-units // inner)
     per_shard = max(1, min(n_inner, SHARD_BYTES // max(1, rows * inner * itemsize)))
@@ -47,8 +48,9 @@ def values_chunking(rows: int, units: int, itemsize: int) -> dict[str, tuple[int
 
 
 class StoreWriter:
-    """Creates the store's arrays and writes chunks of rows into them (concurrently, via zarr's
-    asynchronous API: one event-loop round trip per chunk)."""
+    """Creates the store's arrays and writes chunks of rows into them: ``values`` a shard file at a
+    time where the rows are whole shards (babelscope.record.shards), the rest concurrently through
+    zarr's asynchronous API (one event-loop round trip per chunk)."""
 
     def __init__(self, folder: Path, *, samples: pd.DataFrame, layout: dict[str, ViewLayout],
                  site_meta: dict[str, dict[str, Any]], chunk_rows: int, dtype: str) -> None:
@@ -99,27 +101,34 @@ class StoreWriter:
             _run(_create_arrays(root, arrays))
         if new:
             os.replace(build, path)
-            root = zarr.open_group(str(path), mode="r+", zarr_format=3)
-        self.values = {v: root[f"{v}/values"] for v in layout}
-        self.valid = {v: root[f"{v}/valid"] for v in layout}
+        self._attach(path, layout)
+
+    def _attach(self, path: Path, views: Iterable[str]) -> None:
+        import zarr
+
+        root = zarr.open_group(str(path), mode="r+", zarr_format=3)
+        self.values = {v: root[f"{v}/values"] for v in views}
+        self.valid = {v: root[f"{v}/valid"] for v in views}
+        # whole shards of values are written directly (babelscope.record.shards), the rest by zarr
+        self.shards = {v: ShardFileWriter.for_array(path / v / "values") for v in self.values}
 
     @classmethod
     def open(cls, folder: Path, views: Iterable[str], dtype: str) -> "StoreWriter":
         """A writer over the arrays of a store set up elsewhere (another process of a Ray run)."""
-        import zarr
-
         self = cls.__new__(cls)
         self.folder, self.dtype = folder, np.dtype(dtype)
-        root = zarr.open_group(str(folder / RESPONSES), mode="r+", zarr_format=3)
-        self.values = {v: root[f"{v}/values"] for v in views}
-        self.valid = {v: root[f"{v}/valid"] for v in views}
+        self._attach(folder / RESPONSES, list(views))
         return self
 
     def write_rows(self, start: int, values: dict[str, np.ndarray], valid: dict[str, np.ndarray]) -> None:
         jobs = []
         for view, arr in values.items():
-            jobs.append(self.values[view].async_array.setitem(
-                slice(start, start + arr.shape[0]), arr.astype(self.dtype, copy=False)))
+            arr = np.ascontiguousarray(arr, dtype=self.dtype)
+            fast = self.shards[view]
+            if fast is not None and fast.covers(start, arr.shape[0]):
+                fast.write(start, arr)
+            else:
+                jobs.append(self.values[view].async_array.setitem(slice(start, start + arr.shape[0]), arr))
             jobs.append(self.valid[view].async_array.setitem(slice(start, start + arr.shape[0]), valid[view]))
         _run(_gather(jobs))
 
