@@ -57,3 +57,16 @@ def test_partial_writes_and_other_layouts_are_left_to_zarr(tmp_path):
     assert ShardFileWriter.for_array(tmp_path / "b") is None
     with pytest.raises(ValueError, match=r"expected \[\*, 1000\] float16, got \[8, 999\] float16"):
         w.write(0, np.zeros((8, 999), dtype="float16"))
+    with pytest.raises(ValueError, match=r"expected whole shards of 8 rows \(of 20\), got rows 4\.\.12"):
+        w.write(4, np.zeros((8, 1000), dtype="float16"))
+
+
+def test_missing_rows_read_back_as_missing(tmp_path):
+    _make(tmp_path / "a", 16, 1000, 8, "float16")
+    w = ShardFileWriter.for_array(tmp_path / "a")
+    data = np.arange(8 * 1000, dtype="float16").reshape(8, 1000)
+    w.write(0, np.full((8, 1000), np.nan, dtype="float16"))  # a chunk of rows with no response at all
+    w.write(8, data)
+    got = zarr.open_array(str(tmp_path / "a"), mode="r")[:]
+    assert np.isnan(got[:8]).all()
+    np.testing.assert_array_equal(got[8:], data)
